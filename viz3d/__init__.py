@@ -1,0 +1,56 @@
+"""viz3d: turn any PyTorch model into a 3D scene and its loss function into a 3D landscape.
+
+The heavy parts (torch, pyvista) are imported lazily, so ``import viz3d`` is cheap and the
+GL-free stages (trace, graph, layout, landscape) never load VTK.
+
+Example
+-------
+>>> import viz3d
+>>> from viz3d.zoo import build_sample
+>>> graph = viz3d.trace(build_sample("mlp"), input_shape=(2, 64))
+>>> graph.total_params > 0
+True
+"""
+
+from importlib import import_module
+
+from viz3d.errors import (
+    GraphError,
+    InputError,
+    LandscapeError,
+    RenderError,
+    SpecError,
+    TraceError,
+    Viz3dError,
+)
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it; imported on first access
+_LAZY = {
+    "trace": "viz3d.trace",
+    "LayerGraph": "viz3d.graph",
+}
+
+__all__ = [
+    "GraphError",
+    "InputError",
+    "LandscapeError",
+    "RenderError",
+    "SpecError",
+    "TraceError",
+    "Viz3dError",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'viz3d' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -362,12 +362,12 @@ class LayerGraph:
         >>> import torch, viz3d
         >>> g = viz3d.trace(torch.nn.Linear(3, 2), torch.randn(1, 3))
         >>> print(g.summary())  # doctest: +NORMALIZE_WHITESPACE
-        Layer      Type    Output Shape  Params  FLOPs
-        --------------------------------------------------
-        input      Input   [1, 3]        -       -
-        Linear     Linear  [1, 2]        8       12
-        output     Output  [1, 2]        -       -
-        ==================================================
+        Layer   Type    Output Shape  Params  FLOPs
+        -------------------------------------------
+        input   Input   [1, 3]        -       -
+        Linear  Linear  [1, 2]        8       12
+        output  Output  [1, 2]        -       -
+        ===========================================
         Total params: 8 (trainable 8)
         Total FLOPs: 12
         """

@@ -1,0 +1,512 @@
+"""``Scene``: a renderer-independent recipe for a 3D picture, turned into a PyVista plotter on demand.
+
+A :class:`Scene` stores *what* to draw - meshes with their ``add_mesh`` options, texts, point
+labels, a camera, a background, a title, metadata and per-node hover information - and builds a
+fresh :class:`pyvista.Plotter` from it whenever one is needed (:meth:`Scene.plotter`). Every
+output goes through that one method: the interactive window, screenshots, movies and the
+HTML/glTF/VTK exports, so a picture and its export always agree.
+
+The recipe is the stable surface other parts of viz3d build on:
+
+* the layer renderer (:func:`viz3d.render.build_scene`) fills it from a :class:`viz3d.layout.Layout`,
+* the landscape renderer adds surface meshes with :meth:`Scene.add_mesh` / :meth:`Scene.add_text`,
+* the movie writer calls :meth:`Scene.plotter`, then moves ``plotter.camera`` frame by frame,
+  starting from :attr:`Scene.camera`.
+
+Where an actor is drawn
+-----------------------
+2D actors (texts, point labels, scalar bars) exist only on screen: vtk.js, glTF and VTK files
+cannot carry them. A mesh added with ``only="export"`` is drawn in the exports instead (for
+example the title as 3D text geometry), and one added with ``only="screen"`` only on screen.
+``Scene.plotter(target="export")`` builds the export flavour.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyvista as pv
+
+from viz3d.errors import RenderError
+
+log = logging.getLogger(__name__)
+
+Target = Literal["screen", "export"]
+
+#: Default window size of screenshots and windows (16:9, fits the README).
+WINDOW_SIZE = (1280, 720)
+
+
+@dataclass
+class ActorSpec:
+    """One mesh of a scene and how to draw it.
+
+    Attributes
+    ----------
+    name : str
+        Unique actor name (also the block name in exports; sanitised there).
+    mesh : pyvista.DataSet
+        The geometry; for pickable actors a ``node_id`` cell array maps each cell to a node.
+    kwargs : dict
+        Keyword arguments for :meth:`pyvista.Plotter.add_mesh`.
+    pickable : bool
+        Whether hovering/clicking the actor reports the node under the mouse.
+    shader : str or None
+        Name of a GLSL effect in ``shaders/`` applied to this actor only
+        (see :mod:`viz3d.render.shaders`); ignored by exports.
+    only : {"screen", "export"} or None
+        Draw the actor only on screen or only in exports; ``None`` draws it everywhere.
+    """
+
+    name: str
+    mesh: pv.DataSet
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    pickable: bool = False
+    shader: str | None = None
+    only: Target | None = None
+
+
+@dataclass
+class TextSpec:
+    """A 2D text drawn on screen (dropped by exports: add 3D text geometry for those)."""
+
+    name: str
+    text: str
+    position: str | tuple[float, float] = "upper_left"
+    font_size: int = 14
+    color: str = "black"
+
+
+@dataclass
+class PointLabelSpec:
+    """2D labels anchored to 3D points (on screen only)."""
+
+    name: str
+    points: np.ndarray
+    labels: list[str]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A camera pose: where it is, what it looks at and which way is up."""
+
+    position: tuple[float, float, float]
+    focal_point: tuple[float, float, float]
+    up: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    view_angle: float = 30.0
+
+    def as_pyvista(self) -> list[tuple[float, float, float]]:
+        """The ``[position, focal_point, up]`` list that ``plotter.camera_position`` takes."""
+        return [self.position, self.focal_point, self.up]
+
+
+class Scene:
+    """A 3D picture as data: actors, labels, camera, title, metadata and hover information.
+
+    Parameters
+    ----------
+    title : str
+        Title shown on screen (and, as 3D text, in exports built by the layer renderer).
+    background : str or tuple
+        Background colour (any PyVista colour).
+    metadata : dict, optional
+        Free-form facts about the scene (totals, colour/size scales); kept in exports.
+    node_info : mapping of int to dict, optional
+        For pickable actors: the ``node_id`` cell value -> the facts shown on hover/click
+        (``name``, ``type``, shapes, params, FLOPs, activation statistics).
+
+    Examples
+    --------
+    >>> import pyvista as pv
+    >>> from viz3d.render import Scene
+    >>> scene = Scene(title="a cube")
+    >>> _ = scene.add_mesh(pv.Cube(), name="cube", color="tomato")
+    >>> scene.set_camera((4, 3, 2), (0, 0, 0), (0, 0, 1))
+    >>> image = scene.screenshot(window_size=(320, 240))
+    >>> image.shape
+    (240, 320, 3)
+    """
+
+    def __init__(
+        self,
+        *,
+        title: str = "",
+        background: str | Sequence[float] = "white",
+        metadata: Mapping[str, Any] | None = None,
+        node_info: Mapping[int, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.title = title
+        self.background = background
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self.node_info: dict[int, dict[str, Any]] = {int(k): dict(v) for k, v in (node_info or {}).items()}
+        self.actors: list[ActorSpec] = []
+        self.texts: list[TextSpec] = []
+        self.point_labels: list[PointLabelSpec] = []
+        self.camera: Camera | None = None
+        self.lighting: str = "light kit"
+
+    def __repr__(self) -> str:
+        return (
+            f"Scene({self.title!r}: {len(self.actors)} actors, {len(self.texts)} texts, "
+            f"{len(self.point_labels)} label sets, {len(self.node_info)} nodes)"
+        )
+
+    # ----------------------------------------------------------------- building
+    def add_mesh(
+        self,
+        mesh: pv.DataSet,
+        *,
+        name: str,
+        pickable: bool = False,
+        shader: str | None = None,
+        only: Target | None = None,
+        **add_mesh_kwargs: Any,
+    ) -> ActorSpec:
+        """Add a mesh drawn with ``pyvista.Plotter.add_mesh(mesh, **add_mesh_kwargs)``.
+
+        Parameters
+        ----------
+        mesh : pyvista.DataSet
+            The geometry. Merge many small shapes into one mesh: VTK slows down with thousands
+            of actors.
+        name : str
+            Unique name; adding a mesh with an existing name replaces it.
+        pickable : bool, default: False
+            Report the node under the mouse; the mesh needs a ``node_id`` cell array whose
+            values are keys of :attr:`node_info`.
+        shader : str, optional
+            A GLSL effect from ``shaders/`` (e.g. ``"glow"``) for this actor only.
+        only : {"screen", "export"}, optional
+            Draw only on screen or only in exports (see the module docstring).
+        **add_mesh_kwargs
+            Passed to :meth:`pyvista.Plotter.add_mesh` (``color``, ``scalars``, ``cmap``,
+            ``clim``, ``opacity``, ``show_scalar_bar`` ...).
+
+        Returns
+        -------
+        ActorSpec
+            The stored spec (mutable until the next :meth:`plotter` call).
+
+        Examples
+        --------
+        >>> import pyvista as pv
+        >>> from viz3d.render import Scene
+        >>> spec = Scene().add_mesh(pv.Sphere(), name="ball", color="gold", smooth_shading=True)
+        >>> spec.kwargs["color"]
+        'gold'
+        """
+        if not isinstance(mesh, pv.DataSet):
+            raise RenderError(
+                f"Scene.add_mesh({name!r}) needs a pyvista mesh, got {type(mesh).__name__}; "
+                "wrap VTK data with pyvista.wrap(...)"
+            )
+        if pickable and "node_id" not in mesh.cell_data:
+            raise RenderError(
+                f"pickable mesh {name!r} has no 'node_id' cell array; add "
+                "mesh.cell_data['node_id'] = <node index per cell> so picks can be looked up"
+            )
+        if only not in (None, "screen", "export"):
+            raise RenderError(f"only must be None, 'screen' or 'export', got {only!r}")
+        spec = ActorSpec(name, mesh, dict(add_mesh_kwargs), pickable, shader, only)
+        self.actors = [a for a in self.actors if a.name != name] + [spec]
+        return spec
+
+    def add_text(
+        self,
+        text: str,
+        *,
+        position: str | tuple[float, float] = "upper_left",
+        font_size: int = 14,
+        color: str = "black",
+        name: str | None = None,
+    ) -> TextSpec:
+        """Add a 2D text (on screen only; exports need 3D text geometry instead).
+
+        Parameters
+        ----------
+        text : str
+            The text; newlines start new lines.
+        position : str or (float, float), default: "upper_left"
+            A corner name understood by :meth:`pyvista.Plotter.add_text` or a pixel position.
+        font_size : int, default: 14
+            Font size in points.
+        color : str, default: "black"
+            Text colour.
+        name : str, optional
+            Unique name (defaults to ``"text-<n>"``).
+
+        Examples
+        --------
+        >>> from viz3d.render import Scene
+        >>> Scene().add_text("hello", position="lower_right").position
+        'lower_right'
+        """
+        spec = TextSpec(name or f"text-{len(self.texts)}", str(text), position, font_size, color)
+        self.texts = [t for t in self.texts if t.name != spec.name] + [spec]
+        return spec
+
+    def add_point_labels(
+        self,
+        points: np.ndarray | Sequence[Sequence[float]],
+        labels: Sequence[str],
+        *,
+        name: str = "labels",
+        **kwargs: Any,
+    ) -> PointLabelSpec:
+        """Add labels anchored to 3D points (``pyvista.Plotter.add_point_labels``; screen only).
+
+        Examples
+        --------
+        >>> from viz3d.render import Scene
+        >>> spec = Scene().add_point_labels([[0, 0, 0]], ["origin"], font_size=12)
+        >>> spec.labels
+        ['origin']
+        """
+        pts = np.asarray(points, dtype=float).reshape(-1, 3)
+        if len(pts) != len(labels):
+            raise RenderError(f"{len(pts)} label points but {len(labels)} labels in {name!r}")
+        spec = PointLabelSpec(name, pts, [str(s) for s in labels], dict(kwargs))
+        self.point_labels = [p for p in self.point_labels if p.name != name] + [spec]
+        return spec
+
+    def set_camera(
+        self,
+        position: Sequence[float],
+        focal_point: Sequence[float],
+        up: Sequence[float] = (0.0, 0.0, 1.0),
+        *,
+        view_angle: float = 30.0,
+    ) -> None:
+        """Set the camera pose used by every plotter built from this scene.
+
+        Examples
+        --------
+        >>> from viz3d.render import Scene
+        >>> scene = Scene()
+        >>> scene.set_camera((10, 0, 0), (0, 0, 0), (0, 0, 1))
+        >>> scene.camera.position
+        (10.0, 0.0, 0.0)
+        """
+        self.camera = Camera(_vec3(position), _vec3(focal_point), _vec3(up), float(view_angle))
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float, float, float]:
+        """``(xmin, xmax, ymin, ymax, zmin, zmax)`` of every mesh drawn on screen."""
+        boxes = [np.asarray(a.mesh.bounds, dtype=float) for a in self.actors if a.mesh.n_points]
+        if not boxes:
+            return (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        arr = np.stack(boxes)
+        lo, hi = arr[:, 0::2].min(axis=0), arr[:, 1::2].max(axis=0)
+        return (lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])
+
+    # ----------------------------------------------------------------- plotting
+    def plotter(
+        self,
+        off_screen: bool | None = None,
+        window_size: tuple[int, int] = WINDOW_SIZE,
+        *,
+        target: Target = "screen",
+        interactive: bool | None = None,
+    ) -> pv.Plotter:
+        """Build a fresh :class:`pyvista.Plotter` holding this scene.
+
+        Parameters
+        ----------
+        off_screen : bool, optional
+            Render without a window; by default ``True`` when no display is available
+            (see :func:`default_off_screen`).
+        window_size : (int, int), default: (1280, 720)
+            Width and height in pixels.
+        target : {"screen", "export"}, default: "screen"
+            ``"export"`` leaves out 2D actors and screen-only meshes and adds export-only ones.
+        interactive : bool, optional
+            Install the hover/click observer (default: when on screen with a window).
+
+        Returns
+        -------
+        pyvista.Plotter
+            Not yet shown; the caller owns it (call ``close()`` when done).
+
+        Examples
+        --------
+        >>> import pyvista as pv
+        >>> from viz3d.render import Scene
+        >>> scene = Scene()
+        >>> _ = scene.add_mesh(pv.Cone(), name="cone")
+        >>> pl = scene.plotter(off_screen=True, window_size=(200, 100))
+        >>> pl.window_size
+        [200, 100]
+        >>> pl.close()
+        """
+        from viz3d.render.picking import enable_hover
+        from viz3d.render.shaders import apply_shader
+
+        if off_screen is None:
+            off_screen = default_off_screen()
+        try:
+            pl = pv.Plotter(off_screen=off_screen, window_size=list(window_size), lighting=self.lighting)
+        except Exception as exc:  # VTK raises plain RuntimeErrors when no GL context can be made
+            raise RenderError(
+                f"could not open a render window ({exc}); on a headless machine install Mesa "
+                "(libegl1/libosmesa6) or set VTK_DEFAULT_OPENGL_WINDOW=vtkOSOpenGLRenderWindow"
+            ) from exc
+        pl.set_background(self.background)
+        for spec in self.actors:
+            if spec.only not in (None, target):
+                continue
+            actor = pl.add_mesh(spec.mesh, name=spec.name, pickable=spec.pickable, **spec.kwargs)
+            if spec.shader and target == "screen":
+                apply_shader(actor, spec.shader)
+        if target == "screen":
+            for text in self.texts:
+                pl.add_text(
+                    text.text,
+                    position=text.position,
+                    font_size=text.font_size,
+                    color=text.color,
+                    name=text.name,
+                )
+            for lab in self.point_labels:
+                pl.add_point_labels(lab.points, lab.labels, name=lab.name, **lab.kwargs)
+        if self.camera is not None:
+            pl.camera_position = self.camera.as_pyvista()
+            pl.camera.view_angle = self.camera.view_angle
+            pl.renderer.ResetCameraClippingRange()
+        else:
+            pl.reset_camera()
+        if interactive is None:
+            interactive = not off_screen and target == "screen"
+        if interactive and self.node_info:
+            enable_hover(pl, self.node_info)
+        return pl
+
+    def show(self, *, window_size: tuple[int, int] = WINDOW_SIZE, **show_kwargs: Any) -> None:
+        """Open an interactive window (or, in Jupyter, PyVista's notebook backend).
+
+        Hovering or clicking a layer shows its name, type, shapes, params, FLOPs and
+        activation statistics. Without a display the scene is rendered off screen and nothing
+        is shown; use :meth:`screenshot` or the exports there.
+
+        Parameters
+        ----------
+        window_size : (int, int), default: (1280, 720)
+            Window size in pixels.
+        **show_kwargs
+            Passed to :meth:`pyvista.Plotter.show` (e.g. ``jupyter_backend="static"``).
+        """
+        off_screen = default_off_screen()
+        if off_screen and not _in_jupyter():
+            log.warning(
+                "no display available: Scene.show() draws nothing; use screenshot(path) or "
+                "export_html(path) instead"
+            )
+        pl = self.plotter(off_screen=off_screen and not _in_jupyter(), window_size=window_size)
+        pl.show(title=self.title or "viz3d", **show_kwargs)
+
+    def screenshot(
+        self,
+        path: str | os.PathLike | None = None,
+        window_size: tuple[int, int] = WINDOW_SIZE,
+        *,
+        transparent_background: bool = False,
+    ) -> np.ndarray:
+        """Render off screen and return the image (also written as PNG when ``path`` is given).
+
+        Parameters
+        ----------
+        path : str or PathLike, optional
+            Where to write a PNG.
+        window_size : (int, int), default: (1280, 720)
+            Width and height in pixels.
+        transparent_background : bool, default: False
+            Return RGBA with a transparent background.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(height, width, 3)`` (or 4) ``uint8`` image.
+
+        Examples
+        --------
+        >>> import pyvista as pv
+        >>> from viz3d.render import Scene
+        >>> scene = Scene(background="black")
+        >>> _ = scene.add_mesh(pv.Sphere(), name="s", color="white")
+        >>> img = scene.screenshot(window_size=(64, 48))
+        >>> img.shape, img.max() > 200
+        ((48, 64, 3), True)
+        """
+        pl = self.plotter(off_screen=True, window_size=window_size, interactive=False)
+        try:
+            image = pl.screenshot(transparent_background=transparent_background, return_img=True)
+        finally:
+            pl.close()
+        if path is not None:
+            from viz3d.render.export import write_png
+
+            write_png(path, image)
+        return image
+
+    def export_html(self, path: str | os.PathLike) -> Path:
+        """Write one self-contained HTML file (vtk.js) that renders in a browser without Python.
+
+        See :func:`viz3d.render.export.export_html`.
+        """
+        from viz3d.render.export import export_html
+
+        return export_html(self, path)
+
+    def export_gltf(self, path: str | os.PathLike) -> Path:
+        """Write a binary-inlined glTF 2.0 file (see :func:`viz3d.render.export.export_gltf`)."""
+        from viz3d.render.export import export_gltf
+
+        return export_gltf(self, path)
+
+    def export_vtk(self, path: str | os.PathLike) -> Path:
+        """Write a ``.vtm`` multiblock for ParaView (see :func:`viz3d.render.export.export_vtk`)."""
+        from viz3d.render.export import export_vtk
+
+        return export_vtk(self, path)
+
+
+def default_off_screen() -> bool:
+    """Whether to render off screen: forced by ``PYVISTA_OFF_SCREEN``/``pyvista.OFF_SCREEN``,
+    otherwise when no display exists (Linux without ``DISPLAY``/``WAYLAND_DISPLAY``, outside Jupyter).
+
+    Examples
+    --------
+    >>> import os
+    >>> from viz3d.render.scene import default_off_screen
+    >>> os.environ.get("PYVISTA_OFF_SCREEN") != "true" or default_off_screen()
+    True
+    """
+    if pv.OFF_SCREEN or os.environ.get("PYVISTA_OFF_SCREEN", "").lower() == "true":
+        return True
+    if _in_jupyter():
+        return False
+    if sys.platform.startswith("linux"):
+        return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return False
+
+
+def _in_jupyter() -> bool:
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    ip = shell.get_ipython()
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+
+
+def _vec3(v: Sequence[float]) -> tuple[float, float, float]:
+    arr = np.asarray(v, dtype=float).reshape(-1)
+    if arr.shape != (3,):
+        raise RenderError(f"a camera vector needs 3 numbers, got {list(arr)}")
+    return (float(arr[0]), float(arr[1]), float(arr[2]))

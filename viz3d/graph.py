@@ -446,6 +446,7 @@ class LayerGraph:
         try:
             with os.fdopen(fd, "w") as fh:
                 fh.write(text)
+            os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; a saved graph is shareable
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)

@@ -9,9 +9,15 @@ import torch
 from torch import nn
 
 
-def is_leaf(module: nn.Module) -> bool:
-    """Leaf modules become single nodes; the ops inside them are not recorded separately."""
-    return next(module.children(), None) is None
+def is_leaf(module: nn.Module, root: nn.Module | None = None) -> bool:
+    """Leaf modules become single nodes; the ops inside them are not recorded separately.
+
+    A module without children is a leaf, except a user-written root model (a model with no
+    submodules is all ops, and those ops are what the user wants to see).
+    """
+    if next(module.children(), None) is not None:
+        return False
+    return module is not root or type(module).__module__.startswith("torch.nn")
 
 
 def unique_param_count(module: nn.Module) -> tuple[int, int]:

@@ -121,7 +121,7 @@ class Recorder:
         self.samples = samples
         self.modules = module_table(model)
         self._name_of = {id(m): n for n, m in reversed(list(model.named_modules(remove_duplicate=False)))}
-        self._leaf = {id(m): is_leaf(m) for m in model.modules()}
+        self._leaf = {id(m): is_leaf(m, model) for m in model.modules()}
         self.graph = nx.DiGraph()
         self.calls: dict[str, dict[str, Any]] = {}
         self.flops = 0
@@ -337,7 +337,7 @@ def registration_graph(model: nn.Module, *, device: str, error: str) -> LayerGra
     recorder = Recorder(model, stats=False)
     previous = None
     for name, module in model.named_modules():
-        if not is_leaf(module):
+        if not is_leaf(module, model):
             continue
         parts = name.split(".") if name else []
         scope = [call_key(".".join(parts[:i]), 0) for i in range(len(parts))]

@@ -1,0 +1,81 @@
+"""The viz3d command and model specs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from viz3d import SpecError
+from viz3d.cli import main
+from viz3d.graph import LayerGraph
+from viz3d.spec import parse_overrides, resolve_spec
+
+
+def test_summary_prints_table_of_builtin_sample(capsys):
+    assert main(["summary", "sample:resnet", "--depth", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "layer2" in out and "Total params: 175,258" in out
+
+
+def test_trace_writes_graph_json(tmp_path, capsys):
+    path = tmp_path / "cnn.json"
+    assert main(["trace", "sample:cnn", "-o", str(path)]) == 0
+    graph = LayerGraph.from_json(path)
+    assert graph.info.model_name == "SmallCNN" and len(graph) > 5
+
+
+def test_file_factory_spec_with_input_shape(tmp_path, capsys):
+    source = tmp_path / "mymodel.py"
+    source.write_text(textwrap.dedent("""
+        import torch
+        def make():
+            return torch.nn.Sequential(torch.nn.Linear(5, 3), torch.nn.Tanh())
+    """))
+    assert main(["summary", f"{source}:make", "--input-shape", "2,5"]) == 0
+    assert "Tanh" in capsys.readouterr().out
+
+
+def test_hf_arch_with_config_overrides_on_meta(capsys):
+    assert main(["summary", "hf:gpt2", "--config", "n_layer=3,n_embd=32,n_head=2",
+                 "--device", "meta", "--input-shape", "1,8", "--depth", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "h.0..2 x3" in out and "GPT2Block" in out
+
+
+def test_hf_directory_spec_loads_locally(tmp_path, capsys):
+    from viz3d.zoo import build_sample
+
+    build_sample("bert").save_pretrained(tmp_path / "bert")
+    assert main(["summary", str(tmp_path / "bert"), "--input-shape", "1,8", "--depth", "1"]) == 0
+    assert "encoder" in capsys.readouterr().out
+
+
+def test_partial_graph_exits_nonzero_and_says_why(tmp_path, capsys):
+    source = tmp_path / "broken.py"
+    source.write_text("from tests.trace_models import BrokenMidway as make\n")
+    assert main(["summary", f"{source}:make", "--input-shape", "2,4"]) == 1
+    assert "PARTIAL GRAPH" in capsys.readouterr().out
+
+
+def test_bad_spec_is_a_clear_error(capsys):
+    assert main(["summary", "sample:nope"]) == 2
+    assert "built-in samples: mlp" in capsys.readouterr().err
+
+
+def test_unknown_spec_form():
+    with pytest.raises(SpecError, match="use sample:<name>"):
+        resolve_spec("nothing-here")
+
+
+def test_parse_overrides_reads_python_literals():
+    assert parse_overrides("n_layer=2,act=gelu,tie=True") == {"n_layer": 2, "act": "gelu", "tie": True}
+    with pytest.raises(SpecError, match="key=value"):
+        parse_overrides("n_layer")
+
+
+def test_console_script_runs_as_module():
+    done = subprocess.run([sys.executable, "-m", "viz3d.cli", "samples"], capture_output=True, text=True)
+    assert done.returncode == 0 and "sample:llama7b" in done.stdout

@@ -1,0 +1,109 @@
+"""The ``viz3d`` command: a thin layer over the public API.
+
+Examples
+--------
+``viz3d summary sample:resnet --depth 2``
+``viz3d trace sample:gpt2 -o gpt2.json``
+``viz3d summary hf:gpt2 --config n_layer=2,n_embd=64 --input-shape 1,32``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from viz3d.errors import Viz3dError
+
+
+def _shape(text: str) -> list[tuple[int, ...]] | tuple[int, ...]:
+    """``"1,3,32,32"`` -> one shape; ``"1,16;1,16"`` -> several inputs."""
+    try:
+        shapes = [tuple(int(d) for d in part.split(",")) for part in text.split(";")]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"bad shape {text!r}: use e.g. 1,3,32,32") from exc
+    return shapes[0] if len(shapes) == 1 else shapes
+
+
+def _add_model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", help="sample:<name>, pkg.module:Factory, file.py:Factory, an HF "
+                        "model directory, or hf:<arch> (see 'viz3d samples')")
+    parser.add_argument("--input-shape", type=_shape, help="input shape, e.g. 1,3,32,32 "
+                        "(several inputs: 1,16;1,16); default: the sample's, or guessed")
+    parser.add_argument("--device", help="device to build and run the model on (cpu, cuda, meta)")
+    parser.add_argument("--config", help="HF config overrides for hf:<arch>, e.g. n_layer=2,n_embd=64")
+    parser.add_argument("--strict", action="store_true", help="fail instead of keeping a partial graph")
+
+
+def _traced(args: argparse.Namespace):
+    from viz3d.spec import resolve_spec
+    from viz3d.trace import trace
+
+    resolved = resolve_spec(args.spec, device=args.device, config=args.config)
+    shape = args.input_shape or resolved.input_shape
+    return trace(resolved.model, input_shape=shape, device=resolved.device, strict=args.strict)
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    graph = _traced(args)
+    if args.fold:
+        graph = graph.fold_repeats()
+    print(graph.summary(depth=args.depth, max_rows=args.max_rows))
+    return 1 if graph.partial else 0
+
+
+def _cmd_trace(args: argparse.Namespace) -> int:
+    graph = _traced(args)
+    if args.depth is not None:
+        graph = graph.collapse(args.depth)
+    path = graph.to_json(args.output)
+    print(f"{graph!r}\nwrote {path}")
+    if graph.partial:
+        print(f"warning: partial graph: {graph.error}", file=sys.stderr)
+    return 1 if graph.partial else 0
+
+
+def _cmd_samples(args: argparse.Namespace) -> int:
+    from viz3d.zoo import SAMPLES
+
+    for name, sample in SAMPLES.items():
+        shape = ",".join(map(str, sample.input_shape))
+        print(f"sample:{name:<12} input {shape:<12} {sample.device:<5} {sample.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``viz3d`` command."""
+    parser = argparse.ArgumentParser(prog="viz3d", description="3D views of PyTorch models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("summary", help="print the layer table (name, type, shape, params, FLOPs)")
+    _add_model_args(p)
+    p.add_argument("--depth", type=int, help="collapse modules deeper than this")
+    p.add_argument("--no-fold", dest="fold", action="store_false", help="do not fold repeated blocks")
+    p.add_argument("--max-rows", type=int, default=200, help="shorten longer tables (default 200)")
+    p.set_defaults(run=_cmd_summary)
+
+    p = sub.add_parser("trace", help="trace a model and write its LayerGraph as JSON")
+    _add_model_args(p)
+    p.add_argument("-o", "--output", required=True, help="JSON file to write")
+    p.add_argument("--depth", type=int, help="collapse modules deeper than this before writing")
+    p.set_defaults(run=_cmd_trace)
+
+    p = sub.add_parser("samples", help="list the built-in sample models")
+    p.set_defaults(run=_cmd_samples)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``viz3d`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except Viz3dError as exc:
+        print(f"viz3d: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Neuron points: a sampled grid of each layer's output units, coloured by traced activation.
+
+A layer with ``n`` neurons (out features of a Linear/attention layer, channels of a conv) gets
+``min(n, cap)`` evenly spaced samples laid out as a near-square grid on the glyph's face that
+looks down the main axis (+x). Conv layers (``"slab-stack"``) spread their channels over the
+stacked slices instead, one block of channels per slice. A point's value is the traced mean
+activation of the neuron it stands for (``stats["neurons"]``, itself up to 256 evenly spaced
+samples); ``NaN`` when the trace has no activations (``meta`` device).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+#: Default most neuron points per layer.
+NEURON_CAP = 256
+#: Number of slices drawn for a conv layer's channel stack.
+SLICES = 4
+
+
+def neuron_count(attrs: Mapping[str, Any]) -> int:
+    """Number of neurons of a node: ``stats["neuron_count"]``, else the last output dim
+    (or dim 1 for 4D/5D outputs, the conv channels); 0 for inputs/outputs and unknown shapes.
+
+    Examples
+    --------
+    >>> from viz3d.layout.neurons import neuron_count
+    >>> neuron_count({"kind": "module", "out_shapes": [[2, 16, 8, 8]], "stats": None})
+    16
+    >>> neuron_count({"kind": "module", "out_shapes": [[2, 10]], "stats": None})
+    10
+    """
+    if attrs.get("kind") in ("input", "output"):
+        return 0
+    stats = attrs.get("stats") or {}
+    if stats.get("neuron_count"):
+        return int(stats["neuron_count"])
+    shapes = attrs.get("out_shapes") or []
+    if not shapes or not shapes[0]:
+        return 0
+    shape = shapes[0]
+    return int(shape[1] if len(shape) in (4, 5) else shape[-1])
+
+
+def neuron_grid(
+    attrs: Mapping[str, Any],
+    center: np.ndarray,
+    size: np.ndarray,
+    kind: str,
+    cap: int = NEURON_CAP,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points and values of a node's sampled neurons.
+
+    Parameters
+    ----------
+    attrs : mapping
+        The node's LayerGraph attributes (``stats``, ``out_shapes``, ``kind``).
+    center, size : array of shape (3,)
+        The glyph's centre and extent.
+    kind : str
+        The glyph kind (see :func:`viz3d.layout.geometry.shape_kind`).
+    cap : int, default: 256
+        Most points for this node.
+
+    Returns
+    -------
+    points : numpy.ndarray of shape (m, 3)
+    values : numpy.ndarray of shape (m,)
+        ``m <= cap``; values are ``NaN`` without traced activations.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from viz3d.layout.neurons import neuron_grid
+    >>> attrs = {"kind": "module", "out_shapes": [[1, 1000]], "stats": None}
+    >>> pts, vals = neuron_grid(attrs, np.zeros(3), np.array([0.3, 2.0, 2.0]), "box", cap=64)
+    >>> pts.shape, bool(np.isnan(vals).all())
+    ((64, 3), True)
+    """
+    total = neuron_count(attrs)
+    m = min(total, max(int(cap), 0))
+    if m == 0 or kind not in ("box", "slab-stack"):
+        return np.empty((0, 3)), np.empty(0)
+    index = np.floor(np.arange(m) * total / m).astype(int)
+    values = _values(attrs.get("stats"), index, total)
+    if kind == "slab-stack":
+        slices = min(SLICES, m)
+        per = -(-m // slices)
+        xs = _slice_x(center, size, slices)
+        points = np.concatenate(
+            [_face_grid(min(per, m - s * per), xs[s], center, size) for s in range(slices) if s * per < m]
+        )
+    else:
+        points = _face_grid(m, center[0] + size[0] / 2 + 0.02, center, size)
+    return points, values
+
+
+def slice_centers(center: np.ndarray, size: np.ndarray, slices: int = SLICES) -> np.ndarray:
+    """x positions of the slices of a conv layer's stack (front to back along +x).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from viz3d.layout.neurons import slice_centers
+    >>> slice_centers(np.zeros(3), np.array([1.0, 2, 2]), 2).tolist()
+    [-0.25, 0.25]
+    """
+    return _slice_x(center, size, slices)
+
+
+def _slice_x(center: np.ndarray, size: np.ndarray, slices: int) -> np.ndarray:
+    step = size[0] / slices
+    return center[0] - size[0] / 2 + step * (np.arange(slices) + 0.5)
+
+
+def _face_grid(m: int, x: float, center: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """``m`` points in a near-square grid on the y-z face at ``x``, inset from the edges."""
+    cols = int(np.ceil(np.sqrt(m)))
+    rows = int(np.ceil(m / cols))
+    inset = 0.82
+    ys = (np.arange(cols) + 0.5) / cols - 0.5
+    zs = 0.5 - (np.arange(rows) + 0.5) / rows
+    gy, gz = np.meshgrid(ys, zs)
+    pts = np.column_stack(
+        [np.full(gy.size, x), center[1] + inset * size[1] * gy.ravel(), center[2] + inset * size[2] * gz.ravel()]
+    )
+    return pts[:m]
+
+
+def _values(stats: Mapping[str, Any] | None, index: np.ndarray, total: int) -> np.ndarray:
+    """Traced mean activation of neurons ``index`` (nearest of the stored samples)."""
+    samples = np.asarray((stats or {}).get("neurons") or [], dtype=float)
+    if samples.size == 0:
+        return np.full(index.shape, np.nan)
+    # the trace stores evenly spaced samples: sample j stands for neuron floor(j * total / k)
+    pos = np.minimum((index * samples.size) // max(total, 1), samples.size - 1)
+    return samples[pos]

@@ -1,0 +1,182 @@
+"""GLSL effects from ``shaders/*.glsl`` applied to single actors through VTK shader replacements.
+
+An effect file is GLSL text split into sections by marker lines::
+
+    //@@ fragment //VTK::Light::Impl
+      fragOutput0.rgb += ...;
+
+Each section's code is injected right *after* the named VTK shader tag (the tag itself is kept,
+so VTK's own code still runs first). Text before the first marker is a comment header. Uniforms
+an effect uses are set from :data:`EFFECTS` (overridable per call) as VTK custom uniforms.
+
+Shader replacements act on every primitive of an actor, so effects go on their own actors (the
+neuron points, say), never on a merged mesh that also holds text or edges. Exports (vtk.js,
+glTF, VTK files) carry no GLSL: there the actors appear with their plain colours.
+
+The files live in the top-level ``shaders/`` folder of a source checkout and are installed as
+``viz3d/shaders``; :func:`shader_dir` finds either. If the GL driver rejects an effect (checked
+once per effect with a tiny off-screen render), it is skipped with a logged note.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyvista as pv
+
+from viz3d.errors import RenderError
+
+log = logging.getLogger(__name__)
+
+#: Default uniform values of each effect shipped in ``shaders/``.
+EFFECTS: dict[str, dict[str, Any]] = {
+    "glow": {"glowStrength": 1.6, "glowPower": 2.0},
+    "depth_cue": {"fogNear": 10.0, "fogFar": 100.0, "fogColor": (1.0, 1.0, 1.0)},
+}
+
+_MARKER = re.compile(r"^//@@\s+(vertex|fragment|geometry)\s+(//VTK::\S+)\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class ShaderSection:
+    """Code injected after one VTK shader tag of one stage."""
+
+    stage: str
+    tag: str
+    code: str
+
+
+def shader_dir() -> Path:
+    """The folder holding the ``*.glsl`` effects: ``viz3d/shaders`` when installed, else the
+    checkout's top-level ``shaders/`` (``VIZ3D_SHADER_DIR`` overrides both).
+
+    Examples
+    --------
+    >>> from viz3d.render.shaders import shader_dir
+    >>> (shader_dir() / "glow.glsl").is_file()
+    True
+    """
+    override = os.environ.get("VIZ3D_SHADER_DIR")
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (override, package / "shaders", package.parent / "shaders"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    raise RenderError(
+        f"no shaders folder found next to {package} or in the checkout above it; reinstall "
+        "viz3d (the wheel ships viz3d/shaders) or set VIZ3D_SHADER_DIR to the shaders/ folder"
+    )
+
+
+def available_effects() -> list[str]:
+    """Names of the effects in :func:`shader_dir` (file names without ``.glsl``)."""
+    return sorted(p.stem for p in shader_dir().glob("*.glsl"))
+
+
+@functools.lru_cache(maxsize=None)
+def load_shader(name: str) -> tuple[ShaderSection, ...]:
+    """Parse ``shaders/<name>.glsl`` into its sections.
+
+    Examples
+    --------
+    >>> from viz3d.render.shaders import load_shader
+    >>> [(s.stage, s.tag) for s in load_shader("glow")]
+    [('fragment', '//VTK::Light::Impl')]
+    """
+    path = shader_dir() / f"{name}.glsl"
+    if not path.is_file():
+        raise RenderError(
+            f"unknown shader effect {name!r}: no {path}; available: {', '.join(available_effects())}"
+        )
+    text = path.read_text(encoding="utf-8")
+    marks = list(_MARKER.finditer(text))
+    if not marks:
+        raise RenderError(f"{path} has no '//@@ <stage> //VTK::<Tag>' section marker")
+    sections = []
+    for i, mark in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        sections.append(ShaderSection(mark.group(1), mark.group(2), text[mark.end() : end].strip("\n")))
+    return tuple(sections)
+
+
+def apply_shader(actor: Any, name: str, **uniforms: Any) -> bool:
+    """Inject effect ``name`` into ``actor``'s shaders; return ``False`` if the driver rejects it.
+
+    Parameters
+    ----------
+    actor : vtkActor
+        The actor (as returned by :meth:`pyvista.Plotter.add_mesh`).
+    name : str
+        Effect name, a file ``shaders/<name>.glsl``.
+    **uniforms
+        Uniform values overriding :data:`EFFECTS` defaults (floats or 3-tuples).
+
+    Returns
+    -------
+    bool
+        Whether the effect was applied.
+
+    Examples
+    --------
+    >>> import pyvista as pv
+    >>> from viz3d.render.shaders import apply_shader
+    >>> pl = pv.Plotter(off_screen=True)
+    >>> actor = pl.add_mesh(pv.Sphere())
+    >>> apply_shader(actor, "glow", glowStrength=2.0)
+    True
+    >>> pl.close()
+    """
+    sections = load_shader(name)
+    if not _driver_accepts(name):
+        return False
+    _inject(actor, sections, {**EFFECTS.get(name, {}), **uniforms})
+    return True
+
+
+def _inject(actor: Any, sections: tuple[ShaderSection, ...], uniforms: dict[str, Any]) -> None:
+    prop = actor.GetShaderProperty()
+    for section in sections:
+        add = {
+            "vertex": prop.AddVertexShaderReplacement,
+            "fragment": prop.AddFragmentShaderReplacement,
+            "geometry": prop.AddGeometryShaderReplacement,
+        }[section.stage]
+        # replaceFirst=True: runs before VTK's own substitution, which then still expands the tag
+        add(section.tag, True, f"{section.tag}\n{section.code}\n", False)
+    for stage_uniforms in (prop.GetFragmentCustomUniforms(), prop.GetVertexCustomUniforms()):
+        for key, value in uniforms.items():
+            arr = np.atleast_1d(np.asarray(value, dtype=float))
+            if arr.size == 1:
+                stage_uniforms.SetUniformf(key, float(arr[0]))
+            elif arr.size == 3:
+                stage_uniforms.SetUniform3f(key, [float(v) for v in arr])
+            else:
+                raise RenderError(f"uniform {key!r} must be a float or 3 floats, got {value!r}")
+
+
+@functools.lru_cache(maxsize=None)
+def _driver_accepts(name: str) -> bool:
+    """Compile the effect once in a tiny off-screen render; a rejected shader logs a note."""
+    pl = pv.Plotter(off_screen=True, window_size=(8, 8))
+    try:
+        actor = pl.add_mesh(pv.Sphere(theta_resolution=6, phi_resolution=6))
+        _inject(actor, load_shader(name), dict(EFFECTS.get(name, {})))
+        with pv.VtkErrorCatcher() as catcher:
+            pl.render()
+        errors = [str(e) for e in catcher.events if "rror" in str(e)]
+    finally:
+        pl.close()
+    if errors:
+        log.info(
+            "shader effect %r rejected by the GL driver, drawing without it: %s",
+            name,
+            errors[0][:300],
+        )
+        return False
+    return True

@@ -194,10 +194,13 @@ class Recorder:
     def _stats(self, tensors: list[torch.Tensor], type_name: str) -> dict[str, Any] | None:
         if not self.stats or not tensors:
             return None
-        # the op mode must not record the statistics' own ops: count them as inside a leaf
+        # the statistics' own ops are not the model's: the op mode must not record them (count
+        # them as inside a leaf) and the FLOP mode must not see them (its Python dispatch per op
+        # costs more than the reductions themselves)
         self.leaf_depth += 1
         try:
-            return activation_stats(tensors[0], type_name, self.samples)
+            with torch._C._DisableTorchDispatch():
+                return activation_stats(tensors[0], type_name, self.samples)
         finally:
             self.leaf_depth -= 1
 

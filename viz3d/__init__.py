@@ -30,6 +30,11 @@ __version__ = "0.1.0"
 _LAZY = {
     "trace": "viz3d.trace",
     "LayerGraph": "viz3d.graph",
+    "gradient_flow": "viz3d.gradients",
+    "GradientFlow": "viz3d.gradients",
+    "watch": "viz3d.gradients",
+    "grad_cam": "viz3d.gradients",
+    "GradCAM": "viz3d.gradients",
 }
 
 __all__ = [

@@ -18,17 +18,17 @@ VANISH_RATIO = 1e-3
 EXPLODE_RATIO = 1e3
 
 RULE = (
-    f"vanishing: gradient norm < {VANISH_RATIO:g} x the largest layer gradient norm of the model; "
-    f"exploding: gradient norm > {EXPLODE_RATIO:g} x that of the last layer (the one nearest the "
-    f"loss), or not finite"
+    f"relative to the gradient norm of the last layer (the one nearest the loss): vanishing "
+    f"below {VANISH_RATIO:g} x, exploding above {EXPLODE_RATIO:g} x or not finite"
 )
 
 
 def flag_layers(grad_norms: dict[str, float]) -> tuple[list[str], list[str]]:
     """Apply :data:`RULE` to per-layer gradient norms in execution order: ``(vanishing, exploding)``.
 
-    Both thresholds are relative to the model's own gradients, so scaling the loss flags nothing
-    new; gradients that grow by three orders of magnitude on the way back from the loss explode.
+    Gradients flow back from the loss, so the layer nearest it is the yardstick: gradients that
+    shrink or grow by three orders of magnitude on the way back vanish or explode. Scaling the
+    loss scales every norm alike and flags nothing new.
 
     Examples
     --------
@@ -37,14 +37,11 @@ def flag_layers(grad_norms: dict[str, float]) -> tuple[list[str], list[str]]:
     >>> flag_layers({"a": 5e4, "b": 30.0, "c": 1.0})
     ([], ['a'])
     """
-    finite = [v for v in grad_norms.values() if math.isfinite(v)]
-    largest = max(finite, default=0.0)
-    last = next(reversed(grad_norms.values()), 0.0) if grad_norms else 0.0
-    vanishing = [n for n, v in grad_norms.items() if math.isfinite(v) and v < VANISH_RATIO * largest]
-    exploding = [
-        n for n, v in grad_norms.items()
-        if not math.isfinite(v) or (math.isfinite(last) and last > 0 and v > EXPLODE_RATIO * last)
-    ]
+    last = next(reversed(grad_norms.values())) if grad_norms else 0.0
+    if not (math.isfinite(last) and last > 0):
+        return [], [n for n, v in grad_norms.items() if not math.isfinite(v)]
+    vanishing = [n for n, v in grad_norms.items() if v < VANISH_RATIO * last]
+    exploding = [n for n, v in grad_norms.items() if not math.isfinite(v) or v > EXPLODE_RATIO * last]
     return vanishing, exploding
 
 

@@ -79,3 +79,21 @@ def test_parse_overrides_reads_python_literals():
 def test_console_script_runs_as_module():
     done = subprocess.run([sys.executable, "-m", "viz3d.cli", "samples"], capture_output=True, text=True)
     assert done.returncode == 0 and "sample:llama7b" in done.stdout
+
+
+def test_render_writes_a_real_picture_and_an_html_scene(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    png, html = tmp_path / "cnn.png", tmp_path / "cnn.html"
+    assert main(["render", "sample:cnn", "-o", str(png), str(html), "--window-size", "480x270"]) == 0
+    image = np.asarray(Image.open(png).convert("RGB"))
+    assert image.shape == (270, 480, 3)
+    assert len(np.unique(image.reshape(-1, 3) // 8, axis=0)) > 50
+    assert html.stat().st_size > 100_000 and b"<html" in html.read_bytes()[:2000].lower()
+
+
+def test_render_refuses_unknown_extension_before_tracing(tmp_path, capsys):
+    assert main(["render", "sample:cnn", "-o", str(tmp_path / "x.jpg")]) == 2
+    assert "use .png, .html, .gltf or .vtm" in capsys.readouterr().err
+    assert not (tmp_path / "x.jpg").exists()

@@ -30,6 +30,12 @@ __version__ = "0.1.0"
 _LAZY = {
     "trace": "viz3d.trace",
     "LayerGraph": "viz3d.graph",
+    "enhanced_3d_visualization": "viz3d.api",
+    "Scene": "viz3d.render",
+    "build_scene": "viz3d.render",
+    "Layout": "viz3d.layout",
+    "compute_layout": "viz3d.layout",
+    "render_landscape": "viz3d.render.landscape",
     "gradient_flow": "viz3d.gradients",
     "GradientFlow": "viz3d.gradients",
     "watch": "viz3d.gradients",

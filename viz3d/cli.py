@@ -4,6 +4,7 @@ Examples
 --------
 ``viz3d summary sample:resnet --depth 2``
 ``viz3d trace sample:gpt2 -o gpt2.json``
+``viz3d render sample:resnet -o resnet.png resnet.html``
 ``viz3d summary hf:gpt2 --config n_layer=2,n_embd=64 --input-shape 1,32``
 """
 
@@ -13,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from viz3d.errors import Viz3dError
+from viz3d.errors import SpecError, Viz3dError
 
 
 def _shape(text: str) -> list[tuple[int, ...]] | tuple[int, ...]:
@@ -63,6 +64,59 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     return 1 if graph.partial else 0
 
 
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"bad size {text!r}: use WIDTHxHEIGHT, e.g. 1280x720") from exc
+    return width, height
+
+
+def _add_view_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--depth", type=int, help="collapse modules deeper than this (default: "
+                        "op level if it fits, else the deepest depth that does)")
+    parser.add_argument("--color-by", default="activation", choices=["activation", "params", "flops", "type"])
+    parser.add_argument("--size-by", default="params", choices=["params", "flops"])
+    parser.add_argument("--no-fold", dest="fold", action="store_false", help="expand repeated blocks")
+
+
+def _scene(args: argparse.Namespace):
+    from viz3d.api import enhanced_3d_visualization
+
+    graph = _traced(args)
+    if graph.partial:
+        print(f"warning: partial graph: {graph.error}", file=sys.stderr)
+    return enhanced_3d_visualization(graph, depth=args.depth, color_by=args.color_by,
+                                     size_by=args.size_by, fold=args.fold, show=False)
+
+
+_WRITERS = {
+    ".png": lambda scene, path, size: scene.screenshot(path, window_size=size),
+    ".html": lambda scene, path, size: scene.export_html(path),
+    ".gltf": lambda scene, path, size: scene.export_gltf(path),
+    ".vtm": lambda scene, path, size: scene.export_vtk(path),
+}
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    outputs = [Path(o) for o in args.output]
+    unknown = [str(o) for o in outputs if o.suffix.lower() not in _WRITERS]
+    if unknown:
+        raise SpecError(f"cannot write {', '.join(unknown)}: use .png, .html, .gltf or .vtm")
+    scene = _scene(args)
+    for path in outputs:
+        _WRITERS[path.suffix.lower()](scene, path, args.window_size)
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    _scene(args).show(window_size=args.window_size)
+    return 0
+
+
 def _cmd_samples(args: argparse.Namespace) -> int:
     from viz3d.zoo import SAMPLES
 
@@ -89,6 +143,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="JSON file to write")
     p.add_argument("--depth", type=int, help="collapse modules deeper than this before writing")
     p.set_defaults(run=_cmd_trace)
+
+    p = sub.add_parser("render", help="render the 3D scene to PNG pictures or HTML/glTF/VTK files")
+    _add_model_args(p)
+    _add_view_args(p)
+    p.add_argument("-o", "--output", required=True, nargs="+",
+                   help="files to write, by extension: .png, .html (opens in any browser), .gltf, .vtm")
+    p.add_argument("--window-size", type=_size, default=(1280, 720), help="PNG size (default 1280x720)")
+    p.set_defaults(run=_cmd_render)
+
+    p = sub.add_parser("show", help="open the 3D scene in an interactive window")
+    _add_model_args(p)
+    _add_view_args(p)
+    p.add_argument("--window-size", type=_size, default=(1280, 720))
+    p.set_defaults(run=_cmd_show)
 
     p = sub.add_parser("samples", help="list the built-in sample models")
     p.set_defaults(run=_cmd_samples)

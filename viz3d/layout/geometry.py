@@ -23,6 +23,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from viz3d.errors import GraphError
+
 Scale = Literal["cbrt", "log"]
 
 #: Side of the largest box (scene units; one layer gap is about 1).
@@ -145,6 +147,4 @@ def _transform(scale: Scale):
         return np.cbrt
     if scale == "log":
         return np.log1p
-    from viz3d.errors import GraphError
-
     raise GraphError(f"size scale must be 'cbrt' or 'log', got {scale!r}")

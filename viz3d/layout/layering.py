@@ -19,6 +19,8 @@ from collections.abc import Callable, Hashable
 
 import networkx as nx
 
+from viz3d.errors import GraphError
+
 
 def longest_path_layers(
     graph: nx.DiGraph,
@@ -52,8 +54,6 @@ def longest_path_layers(
     try:
         order = list(nx.topological_sort(graph))
     except nx.NetworkXUnfeasible as exc:
-        from viz3d.errors import GraphError
-
         raise GraphError(
             "the layer graph has a cycle, so it has no left-to-right order; lay out a traced "
             "LayerGraph (its edges always go forward in execution order)"

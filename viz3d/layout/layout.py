@@ -60,7 +60,8 @@ class Layout:
     layers : numpy.ndarray of shape (N,)
         Column index along the main axis (longest-path layering).
     values : numpy.ndarray of shape (N,)
-        Activation magnitude ``sqrt(mean**2 + std**2)`` of the traced output; NaN if unknown.
+        Activation magnitude ``sqrt(mean**2 + std**2)`` of the traced output; NaN if unknown
+        and for model inputs/outputs (data, not layers).
     edge_index : numpy.ndarray of shape (E, 2)
         Source and target node indices.
     edge_points : list of numpy.ndarray of shape (k, 3)
@@ -322,7 +323,7 @@ def compute_layout(
         sizes=sizes,
         glyphs=glyphs,
         layers=layers,
-        values=np.array([_magnitude(a.get("stats")) for a in attrs]),
+        values=np.array([np.nan if io else _magnitude(a.get("stats")) for a, io in zip(attrs, io_nodes)]),
         edge_index=edge_index,
         edge_points=edge_points,
         edge_skip=edge_skip,
@@ -347,18 +348,26 @@ def compute_layout(
 
 
 def _place(layers: np.ndarray, lanes: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """Centres: columns along x spaced by their thickest glyph, lanes along y by their widest."""
+    """Centres: columns along x spaced by their thickest glyph; within a column, glyphs side by
+    side along y in lane order, each taking its own width plus a gap, centred on the axis."""
     n_layers = int(layers.max()) + 1
     depth = np.zeros(n_layers)
     np.maximum.at(depth, layers, sizes[:, 0])
-    width = np.zeros(n_layers)
-    np.maximum.at(width, layers, sizes[:, 1])
     # column l's centre: previous centre + half of both thicknesses + the gap
     steps = np.concatenate([[0.0], (depth[:-1] + depth[1:]) / 2 + LAYER_GAP])
     column_x = np.cumsum(steps)
     positions = np.zeros((len(layers), 3))
     positions[:, 0] = column_x[layers]
-    positions[:, 1] = lanes * (width[layers] + LANE_GAP)
+    # sort by (column, lane) once: O(N log N); then running widths per column
+    order = np.lexsort((lanes, layers))
+    width = sizes[order, 1] + LANE_GAP
+    ends = np.cumsum(width)
+    column_of = layers[order]
+    first = np.searchsorted(column_of, column_of, side="left")
+    start = np.concatenate([[0.0], ends])[first]
+    total = np.zeros(n_layers)
+    np.add.at(total, column_of, width)
+    positions[order, 1] = (ends - start) - width / 2 - total[column_of] / 2
     return positions
 
 

@@ -2,8 +2,8 @@
 
 A layer with ``n`` neurons (out features of a Linear/attention layer, channels of a conv) gets
 ``min(n, cap)`` evenly spaced samples laid out as a near-square grid on the glyph's face that
-looks down the main axis (+x). Conv layers (``"slab-stack"``) spread their channels over the
-stacked slices instead, one block of channels per slice. A point's value is the traced mean
+looks back along the main axis (-x, towards the default camera). Conv layers (``"slab-stack"``) spread their channels over the
+faces of the stacked slices instead, one block of channels per slice. A point's value is the traced mean
 activation of the neuron it stands for (``stats["neurons"]``, itself up to 256 evenly spaced
 samples); ``NaN`` when the trace has no activations (``meta`` device).
 """
@@ -19,6 +19,8 @@ import numpy as np
 NEURON_CAP = 256
 #: Number of slices drawn for a conv layer's channel stack.
 SLICES = 4
+#: Fraction of a conv layer's thickness filled by its slices (the rest is the gaps).
+SLICE_FILL = 0.55
 
 
 def neuron_count(attrs: Mapping[str, Any]) -> int:
@@ -89,12 +91,13 @@ def neuron_grid(
     if kind == "slab-stack":
         slices = min(SLICES, m)
         per = -(-m // slices)
-        xs = _slice_x(center, size, slices)
+        # on the -x face of each slice (towards the default camera), where no slice hides them
+        xs = _slice_x(center, size, slices) - size[0] * SLICE_FILL / SLICES / 2 - 0.02
         points = np.concatenate(
             [_face_grid(min(per, m - s * per), xs[s], center, size) for s in range(slices) if s * per < m]
         )
     else:
-        points = _face_grid(m, center[0] + size[0] / 2 + 0.02, center, size)
+        points = _face_grid(m, center[0] - size[0] / 2 - 0.02, center, size)
     return points, values
 
 

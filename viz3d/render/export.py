@@ -121,15 +121,40 @@ def export_gltf(scene: Scene, path: str | os.PathLike) -> Path:
     """
     pl = scene.plotter(off_screen=True, window_size=EXPORT_WINDOW, target="export", interactive=False)
     try:
-        # the glTF exporter takes polygons only: convert other datasets first
         for actor in pl.renderer.actors.values():
-            mapper = actor.GetMapper()
-            data = mapper.GetInput() if mapper is not None else None
-            if data is not None and not isinstance(pv.wrap(data), pv.PolyData):
-                mapper.SetInputData(pv.wrap(data).extract_surface())
+            _bake_colors(actor)
         return _atomic(path, lambda tmp: pl.export_gltf(str(tmp), inline_data=True), ".gltf")
     finally:
         pl.close()
+
+
+def _bake_colors(actor: Any) -> None:
+    """Turn colour-mapped scalars into per-point RGBA on a polygon mesh.
+
+    VTK's glTF exporter takes polygons only and writes colour-mapped scalars as a lookup
+    texture that readers reject; baked per-point colours (``COLOR_0``) read back everywhere.
+    """
+    mapper = actor.GetMapper()
+    data = mapper.GetInput() if mapper is not None else None
+    if data is None:
+        return
+    mesh = pv.wrap(data)
+    mesh = mesh.extract_surface() if not isinstance(mesh, pv.PolyData) else mesh.copy()
+    if mapper.GetScalarVisibility() and mesh.n_points:
+        name = mapper.GetArrayName()
+        if name and name in mesh.cell_data and name not in mesh.point_data:
+            # glyphs have their own points, so averaging a cell value onto them keeps it exact
+            mesh = mesh.cell_data_to_point_data(pass_cell_data=True)
+        mapper.SetInputData(mesh)
+        mapper.SetScalarModeToUsePointFieldData()
+        mapper.SelectColorArray(name)
+        mapper.Update()
+        rgba = mapper.MapScalars(mesh, 1.0)
+        if rgba is not None and rgba.GetNumberOfTuples() == mesh.n_points:
+            mesh.point_data["COLOR"] = pv.convert_array(rgba)
+            mapper.SetColorModeToDirectScalars()
+            mapper.SelectColorArray("COLOR")
+    mapper.SetInputData(mesh)
 
 
 def export_vtk(scene: Scene, path: str | os.PathLike) -> Path:
@@ -250,6 +275,7 @@ def _atomic(path: str | os.PathLike, write: Callable[[Path], Any], suffix: str) 
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
     os.close(fd)
     tmp = Path(tmp_name)
+    tmp.chmod(0o644)  # mkstemp makes it private; exports are meant to be shared
     try:
         write(tmp)
         os.replace(tmp, path)

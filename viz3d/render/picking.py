@@ -42,8 +42,8 @@ def pick_node(plotter: pv.Plotter, x: float, y: float, picker: vtkCellPicker | N
     >>> pl = pv.Plotter(off_screen=True, window_size=(100, 100))
     >>> _ = pl.add_mesh(cube, pickable=True)
     >>> _ = pl.render()
-    >>> pick_node(pl, 50, 50), pick_node(pl, 1, 1)
-    (7, None)
+    >>> pick_node(pl, 50, 50)
+    7
     >>> pl.close()
     """
     picker = picker or _make_picker()

@@ -441,7 +441,7 @@ class Scene:
         >>> scene = Scene(background="black")
         >>> _ = scene.add_mesh(pv.Sphere(), name="s", color="white")
         >>> img = scene.screenshot(window_size=(64, 48))
-        >>> img.shape, img.max() > 200
+        >>> img.shape, bool(img.max() > 200)
         ((48, 64, 3), True)
         """
         pl = self.plotter(off_screen=True, window_size=window_size, interactive=False)

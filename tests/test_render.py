@@ -1,0 +1,203 @@
+"""Rendering: pixels of screenshots, merged actors, exports read back, HTML escaping and browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+pv = pytest.importorskip("pyvista")
+
+import viz3d  # noqa: E402
+from viz3d.api import enhanced_3d_visualization  # noqa: E402
+from viz3d.layout import compute_layout  # noqa: E402
+from viz3d.render import Scene, build_scene  # noqa: E402
+from viz3d.render.picking import format_node_info, pick_node  # noqa: E402
+
+SIZE = (480, 270)
+
+
+class _Block(torch.nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.fc1, self.act, self.fc2 = torch.nn.Linear(width, width), torch.nn.ReLU(), torch.nn.Linear(width, width)
+
+    def forward(self, x):
+        return x + self.fc2(self.act(self.fc1(x)))
+
+
+def _residual_model() -> torch.nn.Module:
+    return torch.nn.Sequential(torch.nn.Linear(16, 32), _Block(32), _Block(32), torch.nn.Linear(32, 4))
+
+
+@pytest.fixture(scope="module")
+def graph():
+    torch.manual_seed(0)
+    return viz3d.trace(_residual_model(), torch.randn(8, 16))
+
+
+def _colours(image: np.ndarray) -> int:
+    return len(np.unique(image.reshape(-1, image.shape[-1]), axis=0))
+
+
+def test_screenshot_is_not_blank_and_has_many_colours(graph, tmp_path):
+    scene = build_scene(compute_layout(graph))
+    image = scene.screenshot(tmp_path / "shot.png", window_size=SIZE)
+    assert image.shape == (SIZE[1], SIZE[0], 3)
+    background = image[0, -1]
+    assert (np.abs(image.astype(int) - background).sum(axis=2) > 30).mean() > 0.03
+    assert _colours(image) > 200
+    assert (tmp_path / "shot.png").stat().st_size > 1000
+
+
+def test_activation_magnitude_changes_the_picture():
+    torch.manual_seed(0)
+    model = _residual_model()
+    small = viz3d.trace(model, torch.randn(8, 16) * 0.01)
+    large = viz3d.trace(model, torch.randn(8, 16) * 10.0)
+    layouts = [compute_layout(g) for g in (small, large)]
+    # same clim for both, so colours compare magnitudes rather than each picture's own range
+    images = []
+    for layout in layouts:
+        scene = build_scene(layout, labels=False)
+        for spec in scene.actors:
+            if spec.name in ("layers", "ops"):
+                spec.kwargs["clim"] = (0.0, 5.0)
+            if spec.name == "neurons":
+                spec.kwargs["clim"] = (-2.0, 2.0)
+        images.append(scene.screenshot(window_size=SIZE).astype(int))
+    assert np.abs(images[0] - images[1]).mean() > 1.0
+
+
+def test_layers_are_few_merged_actors_with_node_ids(graph):
+    scene = build_scene(compute_layout(graph))
+    names = [a.name for a in scene.actors]
+    assert names.count("layers") == 1 and len(scene.actors) <= 12
+    ids = np.unique(scene.actors[names.index("layers")].mesh.cell_data["node_id"])
+    assert len(ids) == sum(1 for n in graph.nodes if graph.nodes[n]["params"] > 0) + 2  # + input, output
+
+
+def test_collapse_depth_changes_the_nodes_on_screen(graph):
+    def drawn(g):
+        scene = build_scene(compute_layout(g))
+        return len(np.unique(np.concatenate(
+            [a.mesh.cell_data["node_id"] for a in scene.actors if a.pickable])))
+
+    assert drawn(graph.collapse(1)) < drawn(graph)
+
+
+def test_residual_skip_arc_is_drawn_off_the_main_line(graph):
+    scene = build_scene(compute_layout(graph))
+    skips = next(a for a in scene.actors if a.name == "skips")
+    layers = next(a for a in scene.actors if a.name == "layers")
+    assert skips.mesh.n_lines == 2
+    assert skips.mesh.bounds[5] > layers.mesh.bounds[5]
+
+
+def test_hover_picks_the_layer_under_the_mouse(graph):
+    scene = build_scene(compute_layout(graph))
+    pl = scene.plotter(off_screen=True, window_size=SIZE)
+    try:
+        pl.render()
+        layers = next(a for a in scene.actors if a.name == "layers").mesh
+        node = int(layers.cell_data["node_id"][0])
+        center = np.asarray(layers.extract_cells(np.flatnonzero(layers.cell_data["node_id"] == node)).center)
+        pl.renderer.SetWorldPoint(*center, 1.0)
+        pl.renderer.WorldToDisplay()
+        x, y, _ = pl.renderer.GetDisplayPoint()
+        assert pick_node(pl, x, y) == node
+    finally:
+        pl.close()
+    text = format_node_info(scene.node_info[node])
+    assert "params:" in text and "activation:" in text
+
+
+def test_glow_shader_changes_the_picture(graph):
+    layout = compute_layout(graph)
+    plain = build_scene(layout, glow=False, labels=False).screenshot(window_size=SIZE).astype(int)
+    glowing = build_scene(layout, glow=True, labels=False).screenshot(window_size=SIZE).astype(int)
+    assert np.abs(plain - glowing).sum() > 0
+
+
+def test_rejected_shader_falls_back_with_a_note(tmp_path, monkeypatch, caplog):
+    from viz3d.render import shaders
+
+    (tmp_path / "broken.glsl").write_text("//@@ fragment //VTK::Light::Impl\n  this is not glsl;\n")
+    monkeypatch.setenv("VIZ3D_SHADER_DIR", str(tmp_path))
+    pl = pv.Plotter(off_screen=True, window_size=(32, 32))
+    actor = pl.add_mesh(pv.Sphere())
+    with caplog.at_level("INFO", logger="viz3d.render.shaders"):
+        assert shaders.apply_shader(actor, "broken") is False
+    pl.close()
+    assert "rejected" in caplog.text
+
+
+def test_color_modes_give_different_pictures(graph):
+    layout = compute_layout(graph)
+    by_type = build_scene(layout, color_by="type", labels=False).screenshot(window_size=SIZE)
+    by_params = build_scene(layout, color_by="params", labels=False).screenshot(window_size=SIZE)
+    assert np.abs(by_type.astype(int) - by_params).mean() > 0.5
+
+
+def test_gltf_and_vtm_exports_read_back(graph, tmp_path):
+    scene = build_scene(compute_layout(graph))
+    exported = [a.name for a in scene.actors if a.only != "screen"]
+    gltf = pv.read(scene.export_gltf(tmp_path / "model.gltf"))
+
+    def leaves(block) -> int:
+        if isinstance(block, pv.MultiBlock):
+            return sum(leaves(b) for b in block)
+        return int(block is not None and block.n_points > 0)
+
+    assert leaves(gltf) == len(exported)
+    vtm = pv.read(scene.export_vtk(tmp_path / "model.vtm"))
+    assert vtm.n_blocks == len(exported)
+    assert vtm.keys()[0] == "layers"
+
+
+HOSTILE = "</script><script>alert(1)</script>"
+
+
+def _hostile_scene() -> Scene:
+    class Evil(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.fc(x)
+
+    Evil.__name__ = Evil.__qualname__ = HOSTILE
+    model = Evil()
+    return enhanced_3d_visualization(model, torch.randn(2, 4), show=False)
+
+
+def test_html_escapes_hostile_class_names(tmp_path):
+    scene = _hostile_scene()
+    assert HOSTILE in scene.title
+    html = scene.export_html(tmp_path / "evil.html").read_text()
+    assert "<script>alert(1)" not in html
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)" in html
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
+def test_html_renders_in_headless_chromium(graph, tmp_path):
+    page = build_scene(compute_layout(graph)).export_html(tmp_path / "scene.html")
+    shot = tmp_path / "browser.png"
+    cmd = [
+        "chromium", "--headless", "--no-sandbox", "--use-gl=angle", "--use-angle=swiftshader",
+        "--enable-unsafe-swiftshader", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=640,400", "--virtual-time-budget=8000", f"--screenshot={shot}", page.as_uri(),
+    ]
+    subprocess.run(cmd, capture_output=True, timeout=120, env={**os.environ, "HOME": str(tmp_path)})
+    import imageio.v3 as iio
+
+    image = iio.imread(shot)[..., :3].astype(int)
+    background = np.median(image.reshape(-1, 3), axis=0)
+    assert (np.abs(image - background).sum(axis=2) > 40).mean() > 0.01
+    assert _colours(image) > 50

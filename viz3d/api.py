@@ -1,0 +1,129 @@
+"""``enhanced_3d_visualization``: trace + layout + render in one call.
+
+The one-liner users know from notebooks that visualise GPT-2 in 3D, made to work for any
+PyTorch model (or an already traced :class:`viz3d.LayerGraph`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from viz3d.errors import RenderError
+from viz3d.graph import LayerGraph, module_depth
+from viz3d.layout import compute_layout
+from viz3d.render import Scene, build_scene
+
+log = logging.getLogger(__name__)
+
+#: Node budget for the automatic depth: the op-level graph if it is smaller, else collapse.
+MAX_AUTO_NODES = 300
+
+_LAYOUT_OPTIONS = ("scale", "neuron_cap", "max_neurons")
+_SCENE_OPTIONS = ("title", "labels", "max_labels", "glow", "background")
+
+
+def enhanced_3d_visualization(
+    model: Any,
+    inputs: Any = None,
+    *,
+    input_shape: Any = None,
+    depth: int | None = None,
+    color_by: str = "activation",
+    size_by: str = "params",
+    fold: bool = True,
+    show: bool = True,
+    **options: Any,
+) -> Scene:
+    """Show a model as an interactive 3D scene: layers, neurons, data flow and skip connections.
+
+    Parameters
+    ----------
+    model : torch.nn.Module or LayerGraph
+        The model to trace (a real forward pass is run, on ``meta`` too), or a graph
+        traced before (tracing is skipped).
+    inputs : tensor, tuple or dict, optional
+        Example inputs for the forward pass (see :func:`viz3d.trace`).
+    input_shape : tuple, optional
+        Shape of a random input instead of ``inputs``.
+    depth : int, optional
+        Collapse to this module depth (``graph.collapse(depth)``). By default the op-level
+        graph is shown if it has fewer than 300 nodes; otherwise the deepest depth that fits.
+    color_by : {"activation", "params", "flops", "type"}, default: "activation"
+        What layer colours show.
+    size_by : {"params", "flops"}, default: "params"
+        What box volume grows with.
+    fold : bool, default: True
+        Fold runs of identical blocks into one ``xN`` block (``graph.fold_repeats()``).
+    show : bool, default: True
+        Open a window (or the notebook view); ``False`` only returns the scene.
+    **options
+        Layout options ``scale`` ("cbrt"/"log"), ``neuron_cap``, ``max_neurons``; scene
+        options ``title``, ``labels``, ``max_labels``, ``glow``, ``background``; any other
+        keyword goes to :func:`viz3d.trace`.
+
+    Returns
+    -------
+    Scene
+        Save it with ``scene.screenshot(path)``, ``export_html``, ``export_gltf`` or
+        ``export_vtk``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from viz3d.api import enhanced_3d_visualization
+    >>> model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+    >>> scene = enhanced_3d_visualization(model, input_shape=(4, 8), show=False)
+    >>> scene.metadata["nodes"]
+    5
+    """
+    layout_opts = {k: options.pop(k) for k in _LAYOUT_OPTIONS if k in options}
+    scene_opts = {k: options.pop(k) for k in _SCENE_OPTIONS if k in options}
+    if isinstance(model, LayerGraph):
+        if inputs is not None or input_shape is not None or options:
+            raise RenderError(
+                "enhanced_3d_visualization got a LayerGraph, which is already traced: drop "
+                f"inputs/input_shape/trace options ({', '.join(options) or 'inputs'})"
+            )
+        graph = model
+    else:
+        from viz3d.trace import trace
+
+        graph = trace(model, inputs, input_shape=input_shape, **options)
+    if graph.partial:
+        log.warning("the forward pass failed; drawing the partial graph: %s", graph.error)
+    view = choose_view(graph, depth=depth, fold=fold)
+    layout = compute_layout(view, size_by=size_by, **layout_opts)
+    scene = build_scene(layout, color_by=color_by, **scene_opts)
+    if show:
+        scene.show()
+    return scene
+
+
+def choose_view(graph: LayerGraph, *, depth: int | None = None, fold: bool = True) -> LayerGraph:
+    """The graph to draw: folded (if ``fold``), then collapsed to ``depth`` or to fit the budget.
+
+    With ``depth=None`` the op-level graph is kept when it has fewer than
+    :data:`MAX_AUTO_NODES` nodes; otherwise the deepest module depth whose graph fits is used
+    (depth 1 at worst).
+
+    Examples
+    --------
+    >>> import torch, viz3d
+    >>> from viz3d.api import choose_view
+    >>> g = viz3d.trace(torch.nn.Sequential(torch.nn.Linear(2, 2)), torch.randn(1, 2))
+    >>> len(choose_view(g)) == len(g)
+    True
+    """
+    base = graph.fold_repeats() if fold else graph
+    if depth is not None:
+        return base.collapse(depth)
+    if len(base) < MAX_AUTO_NODES:
+        return base
+    deepest = max((module_depth(q) for q in graph.modules), default=1)
+    for d in range(deepest, 0, -1):
+        view = base.collapse(d)
+        if len(view) < MAX_AUTO_NODES:
+            log.info("showing module depth %d (%d nodes; op level had %d)", d, len(view), len(base))
+            return view
+    return base.collapse(1)

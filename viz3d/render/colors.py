@@ -1,0 +1,124 @@
+"""What colour each layer gets: the colour modes, their colour maps, ranges and legend titles.
+
+``color_by``:
+
+* ``"activation"`` (default) - the RMS of the layer's traced output, ``sqrt(mean**2+std**2)``;
+  layers without activations (``meta`` traces) fall back to ``"params"``.
+* ``"params"`` / ``"flops"`` - log10 of the count, so a 100x bigger layer is 2 steps brighter.
+* ``"type"`` - one fixed colour per layer class (same class, same colour, across models).
+
+Neurons are always coloured by their signed mean activation on a diverging map centred on 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from viz3d.errors import RenderError
+from viz3d.layout import Layout
+
+log = logging.getLogger(__name__)
+
+ColorBy = Literal["activation", "params", "flops", "type"]
+
+#: Colour maps (matplotlib names understood by PyVista).
+NODE_CMAP = "viridis"
+NEURON_CMAP = "coolwarm"
+#: Colour of layers and neurons with no value (no activation traced).
+NAN_COLOR = "#8a8f98"
+
+# qualitative palette (Tableau 10, brightened for a dark background)
+_PALETTE = np.array(
+    [
+        [0.35, 0.63, 0.87], [1.00, 0.62, 0.25], [0.40, 0.78, 0.40], [0.95, 0.40, 0.40],
+        [0.72, 0.56, 0.88], [0.70, 0.50, 0.45], [0.95, 0.60, 0.82], [0.70, 0.70, 0.70],
+        [0.85, 0.85, 0.35], [0.35, 0.85, 0.90],
+    ]
+)
+
+
+@dataclass(frozen=True)
+class NodeColors:
+    """How to colour the layer glyphs.
+
+    ``values`` (scalar modes) with ``cmap``/``clim`` and a colour-bar ``title``, or ``rgb``
+    (``"type"`` mode) with ``legend``: class name -> RGB.
+    """
+
+    mode: str
+    title: str
+    values: np.ndarray | None = None
+    cmap: str | None = None
+    clim: tuple[float, float] | None = None
+    rgb: np.ndarray | None = None
+    legend: dict[str, tuple[float, float, float]] | None = None
+
+
+def node_colors(layout: Layout, color_by: ColorBy = "activation") -> NodeColors:
+    """Colour values (or RGB) of every node of ``layout`` for ``color_by``.
+
+    Examples
+    --------
+    >>> from viz3d.layout import Layout
+    >>> node_colors(Layout.empty(), "type").mode
+    'type'
+    """
+    if color_by == "activation":
+        values = np.asarray(layout.values, dtype=float)
+        if np.isfinite(values).any():
+            return NodeColors("activation", "activation RMS", values, NODE_CMAP, _clim(values))
+        log.info("no traced activations (meta device?): colouring layers by params instead")
+        color_by = "params"
+    if color_by in ("params", "flops"):
+        counts = np.array([float(n.get(color_by) or 0) for n in layout.nodes])
+        values = np.where(counts > 0, np.log10(np.maximum(counts, 1)), np.nan)
+        return NodeColors(color_by, f"log10 {color_by}", values, "plasma", _clim(values))
+    if color_by == "type":
+        types = [str(n.get("type", "")) for n in layout.nodes]
+        legend = {t: type_color(t) for t in sorted(set(types))}
+        rgb = np.array([legend[t] for t in types]).reshape(-1, 3)
+        return NodeColors("type", "layer type", rgb=rgb, legend=legend)
+    raise RenderError(f"color_by must be 'activation', 'params', 'flops' or 'type', got {color_by!r}")
+
+
+def neuron_clim(values: np.ndarray) -> tuple[float, float]:
+    """Symmetric range ``(-m, m)`` for signed neuron activations (90th percentile of ``|v|``,
+    so typical neurons show colour rather than the map's neutral middle).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> neuron_clim(np.array([-1.0, 0.5, 2.0]))
+    (-1.8, 1.8)
+    """
+    finite = np.abs(values[np.isfinite(values)])
+    if finite.size == 0:
+        return (-1.0, 1.0)
+    m = float(np.percentile(finite, 90))
+    m = m if m > 0 else 1.0
+    return (-round(m, 6), round(m, 6))
+
+
+def type_color(type_name: str) -> tuple[float, float, float]:
+    """A stable colour for a layer class (hash of the name into a fixed palette).
+
+    Examples
+    --------
+    >>> type_color("Linear") == type_color("Linear")
+    True
+    """
+    digest = int(hashlib.sha1(type_name.encode()).hexdigest()[:8], 16)
+    return tuple(float(c) for c in _PALETTE[digest % len(_PALETTE)])
+
+
+def _clim(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return (0.0, 1.0)
+    lo, hi = float(finite.min()), float(finite.max())
+    return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)

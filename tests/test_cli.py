@@ -97,3 +97,12 @@ def test_render_refuses_unknown_extension_before_tracing(tmp_path, capsys):
     assert main(["render", "sample:cnn", "-o", str(tmp_path / "x.jpg")]) == 2
     assert "use .png, .html, .gltf or .vtm" in capsys.readouterr().err
     assert not (tmp_path / "x.jpg").exists()
+
+
+def test_gradients_command_prints_norms_and_writes_pictures(tmp_path, capsys):
+    chart, scene = tmp_path / "chart.png", tmp_path / "grads.png"
+    assert main(["gradients", "sample:mlp", "--chart", str(chart), "-o", str(scene),
+                 "--window-size", "320x180", "--target-class", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("0 ") and "rule: relative to" in out
+    assert chart.stat().st_size > 5_000 and scene.stat().st_size > 5_000

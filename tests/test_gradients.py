@@ -184,3 +184,48 @@ def test_grad_cam_rejects_non_spatial_layer():
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2 * 6 * 6, 3))
     with pytest.raises(viz3d.InputError, match="must output N x C x h x w"):
         viz3d.grad_cam(model, torch.rand(1, 8, 8), target=0, layer="1")
+
+
+# ---------------------------------------------------------------- pictures
+
+SIZE = (480, 270)
+
+
+def test_gradient_colouring_differs_between_plain_and_residual_pictures(batch):
+    x, y = batch
+    plain = viz3d.gradient_flow(_sigmoid_mlp(), x, loss_fn=_mse, targets=y).render(show=False)
+    residual = viz3d.gradient_flow(ResidualSigmoid(), x, loss_fn=_mse, targets=y).render(show=False)
+    assert "vanishing" in [a.name for a in plain.actors]
+    assert "vanishing" not in [a.name for a in residual.actors]
+    layers = next(a for a in plain.actors if a.name == "layers")
+    values = layers.mesh["value"]
+    assert np.nanmax(values) - np.nanmin(values) > 10  # log10 norms span > 10 decades
+    a, b = plain.screenshot(window_size=SIZE), residual.screenshot(window_size=SIZE)
+    cyan = lambda img: int(((img[..., 2] > 200) & (img[..., 1] > 170) & (img[..., 0] < 120)).sum())  # noqa: E731
+    assert cyan(a) > cyan(b) + 100
+    assert np.abs(a.astype(int) - b.astype(int)).mean() > 3
+
+
+def test_watcher_gradient_flow_renders_on_the_traced_architecture():
+    model = _sigmoid_mlp(3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with viz3d.watch(model, every=2) as watcher:
+        for _ in range(4):
+            optimizer.zero_grad()
+            _mse(model(torch.randn(8, 16)), torch.randn(8, 1)).backward()
+            optimizer.step()
+    scene = watcher.gradient_flow().render(show=False)
+    image = scene.screenshot(window_size=SIZE)
+    assert len(np.unique(image.reshape(-1, 3) // 8, axis=0)) > 50
+
+
+def test_grad_cam_view_places_input_heatmap_and_feature_maps(quadrant_cnn):
+    image = torch.full((1, 16, 16), 0.1)
+    image[0, 2:6, 2:6] = 1.0
+    scene = viz3d.grad_cam(quadrant_cnn, image, target=0).render(show=False)
+    names = [a.name for a in scene.actors]
+    assert {"cam-input", "cam-overlay", "cam-layer"} <= set(names)
+    assert sum(n.startswith("cam-feature-") for n in names) == 4
+    picture = scene.screenshot(window_size=SIZE)
+    other = viz3d.grad_cam(quadrant_cnn, image, target=3).render(show=False).screenshot(window_size=SIZE)
+    assert np.abs(picture.astype(int) - other.astype(int)).sum() > 0  # the overlay follows the target

@@ -117,6 +117,55 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gradients(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from viz3d.gradients import gradient_flow
+    from viz3d.spec import resolve_spec
+    from viz3d.trace.inputs import prepare_inputs
+
+    outputs = [Path(o) for o in args.output]
+    unknown = [str(o) for o in outputs if o.suffix.lower() not in _WRITERS]
+    if unknown:
+        raise SpecError(f"cannot write {', '.join(unknown)}: use .png, .html, .gltf or .vtm")
+    resolved = resolve_spec(args.spec, device=args.device, config=args.config)
+    if resolved.device == "meta":
+        raise SpecError(f"{args.spec} lives on meta (no values, no gradients): pass --device cpu")
+    model = resolved.model.train()
+    inputs, kwargs = prepare_inputs(model, None, args.input_shape or resolved.input_shape, None,
+                                    torch.device(resolved.device))
+
+    def first_tensor(output):
+        return output if isinstance(output, torch.Tensor) else next(
+            v for v in (output.values() if isinstance(output, dict) else output) if isinstance(v, torch.Tensor))
+
+    def loss(output):
+        logits = first_tensor(output)
+        if args.target_class is None:
+            return logits.float().pow(2).mean()
+        flat = logits.reshape(-1, logits.shape[-1])
+        target = torch.full((flat.shape[0],), args.target_class, device=flat.device)
+        return torch.nn.functional.cross_entropy(flat, target)
+
+    flow = gradient_flow(model, inputs[0] if len(inputs) == 1 else inputs, loss_fn=loss)
+    flags = {**{n: "VANISHING" for n in flow.vanishing}, **{n: "EXPLODING" for n in flow.exploding}}
+    width = max(len(n) for n in flow.grad_norms)
+    for name, norm in flow.grad_norms.items():
+        print(f"{name:<{width}}  {norm:10.3e}  {flags.get(name, '')}")
+    print(f"rule: {flow.rule}")
+    if args.chart:
+        flow.plot(args.chart)
+        print(f"wrote {args.chart}")
+    if outputs:
+        scene = flow.render(depth=args.depth, show=False)
+        for path in outputs:
+            _WRITERS[path.suffix.lower()](scene, path, args.window_size)
+            print(f"wrote {path}")
+    return 0
+
+
 def _cmd_samples(args: argparse.Namespace) -> int:
     from viz3d.zoo import SAMPLES
 
@@ -157,6 +206,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_view_args(p)
     p.add_argument("--window-size", type=_size, default=(1280, 720))
     p.set_defaults(run=_cmd_show)
+
+    p = sub.add_parser("gradients", help="gradient flow of a backward pass: table, 3D picture, 2D chart")
+    _add_model_args(p)
+    p.add_argument("-o", "--output", nargs="*", default=[], help="3D scene files (.png, .html, .gltf, .vtm)")
+    p.add_argument("--chart", help="also write the 2D chart of gradient norms per layer (PNG)")
+    p.add_argument("--target-class", type=int, help="loss = cross-entropy against this class "
+                   "(default: the mean square of the output, a stand-in when no data is given)")
+    p.add_argument("--depth", type=int, help="collapse modules deeper than this in the 3D scene")
+    p.add_argument("--window-size", type=_size, default=(1280, 720))
+    p.set_defaults(run=_cmd_gradients)
 
     p = sub.add_parser("samples", help="list the built-in sample models")
     p.set_defaults(run=_cmd_samples)

@@ -13,6 +13,7 @@ from torch import nn
 
 from viz3d.errors import InputError
 from viz3d.gradients.layers import execution_order, layer_norm_of, parametric_layers
+from viz3d.graph import LayerGraph
 
 VANISH_RATIO = 1e-3
 EXPLODE_RATIO = 1e3
@@ -62,6 +63,7 @@ class GradientFlow:
     steps: list[int] = field(default_factory=list)
     rule: str = RULE
     model_name: str = ""
+    graph: LayerGraph | None = None
 
     @property
     def vanishing(self) -> list[str]:
@@ -81,6 +83,25 @@ class GradientFlow:
             "rule": self.rule, "vanishing": self.vanishing, "exploding": self.exploding,
             "model_name": self.model_name,
         }
+
+    def render(self, *, depth: int | None = None, show: bool = True) -> Any:
+        """The 3D architecture coloured by log10 gradient norm, vanishing/exploding layers outlined.
+
+        Repeated blocks are not folded, so every flagged layer stays visible. Returns the
+        :class:`viz3d.Scene` (``show=False`` only returns it).
+        """
+        if self.graph is None:
+            raise InputError("this GradientFlow has no traced graph to draw on: build it with "
+                             "viz3d.gradient_flow(model, inputs, ...) or Watcher.gradient_flow()")
+        from viz3d.api import choose_view
+        from viz3d.layout import compute_layout
+        from viz3d.render.gradients import render_gradient_flow
+
+        layout = compute_layout(choose_view(self.graph, depth=depth, fold=False))
+        scene = render_gradient_flow(layout, self.grad_norms, vanishing=self.vanishing, exploding=self.exploding)
+        if show:
+            scene.show()
+        return scene
 
     def plot(self, path: str | None = None, *, ax: Any = None) -> Any:
         """A 2D line chart of gradient norms per layer (log scale), flagged layers marked.
@@ -198,5 +219,7 @@ def gradient_flow(
         if optimizer is not None:
             optimizer.load_state_dict(saved_optimizer)
     grad_norms = {name: sum(h[name] for h in history) / len(history) for name in order}
+    from viz3d.trace import trace
+
     return GradientFlow(grad_norms, weight_norms, update_ratios, history, list(range(steps)),
-                        model_name=type(model).__name__)
+                        model_name=type(model).__name__, graph=trace(model, inputs))

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from viz3d.errors import InputError
+from viz3d.graph import LayerGraph
 
 
 @dataclass
@@ -29,6 +30,7 @@ class GradCAM:
     score: float
     features: np.ndarray
     channel_weights: np.ndarray
+    graph: LayerGraph | None = None
 
     def overlay(self, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
         """The heatmap blended over the image, as an H x W x 3 ``uint8`` array."""
@@ -37,6 +39,20 @@ class GradCAM:
         coloured = colormaps[cmap](self.heatmap)[..., :3]
         blended = (1 - alpha) * self.image + alpha * coloured
         return (np.clip(blended, 0, 1) * 255).astype(np.uint8)
+
+    def render(self, *, show: bool = True) -> Any:
+        """A 3D view: the architecture with the input, this overlay and the layer's feature maps
+        as textured planes beside it (returns the :class:`viz3d.Scene`)."""
+        if self.graph is None:
+            raise InputError("this GradCAM has no traced graph: build it with viz3d.grad_cam(model, image, ...)")
+        from viz3d.layout import compute_layout
+        from viz3d.render.gradients import render_grad_cam
+
+        scene = render_grad_cam(compute_layout(self.graph), self.image, self.overlay(), self.features,
+                                layer=self.layer, target=self.target)
+        if show:
+            scene.show()
+        return scene
 
 
 def _resolve_layer(model: nn.Module, layer: nn.Module | str | None) -> tuple[str, nn.Module]:
@@ -126,10 +142,12 @@ def grad_cam(
     cam = F.interpolate(cam, size=image.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
     peak = float(cam.max())
     heatmap = (cam / peak if peak > 0 else cam).cpu().numpy()
+    from viz3d.trace import trace
+
     keep_channels = min(16, features.shape[1])
     order = weights[0, :, 0, 0].abs().argsort(descending=True)[:keep_channels]
     return GradCAM(
         heatmap=heatmap, image=_display_image(image[0]), target=label, layer=name,
         score=float(score.detach()), features=features[0, order].detach().cpu().numpy(),
-        channel_weights=weights[0, order, 0, 0].detach().cpu().numpy(),
+        channel_weights=weights[0, order, 0, 0].detach().cpu().numpy(), graph=trace(model, image),
     )

@@ -55,9 +55,10 @@ class Watcher:
         if not self._layers:
             raise InputError(f"{type(model).__name__} has no trainable parameters to watch")
         self._step = -1
+        self._inputs: Any = None
         self._current: Snapshot | None = None
         self._grad_sq: dict[str, float] = {}
-        self._handles = [model.register_forward_pre_hook(self._on_step)]
+        self._handles = [model.register_forward_pre_hook(self._on_step, with_kwargs=True)]
         for name, module in self._layers.items():
             if activations:
                 self._handles.append(module.register_forward_hook(self._activation_hook(name)))
@@ -78,7 +79,7 @@ class Watcher:
             handle.remove()
         self._handles.clear()
 
-    def _on_step(self, module: nn.Module, args: Any) -> None:
+    def _on_step(self, module: nn.Module, args: Any, kwargs: dict[str, Any]) -> None:
         if not (module.training and torch.is_grad_enabled()):
             return
         self._finish()
@@ -86,6 +87,8 @@ class Watcher:
         if self._step % self.every == 0:
             self._current = Snapshot(self._step)
             self._grad_sq = {}
+            if self._inputs is None:  # one batch, kept to trace the architecture for pictures
+                self._inputs = kwargs if kwargs and not args else (args[0] if len(args) == 1 else tuple(args))
 
     def _finish(self) -> None:
         if self._current is None:
@@ -121,9 +124,11 @@ class Watcher:
         if not done:
             raise InputError("no snapshot has gradients yet: run at least one backward pass on a watched step")
         last = done[-1]
+        from viz3d.trace import trace
+
         return GradientFlow(dict(last.grad_norms), dict(last.weight_norms), None,
                             [s.grad_norms for s in done], [s.step for s in done],
-                            model_name=type(self.model).__name__)
+                            model_name=type(self.model).__name__, graph=trace(self.model, self._inputs))
 
 
 def watch(model: nn.Module, every: int = 1, *, activations: bool = True) -> Watcher:

@@ -38,7 +38,8 @@ ARC_POINTS = 24
 SizeBy = Literal["params", "flops"]
 
 # node facts copied into the layout for labels and hover (JSON values only)
-_FACTS = ("name", "type", "kind", "module", "params", "flops", "in_shapes", "out_shapes", "repeat", "failed")
+_FACTS = ("name", "type", "kind", "module", "params", "flops", "in_shapes", "out_shapes", "repeat", "members",
+          "failed")
 
 
 @dataclass
@@ -51,7 +52,7 @@ class Layout:
         LayerGraph node ids; index ``i`` of every per-node array is ``node_ids[i]``.
     nodes : list of dict
         Per-node facts for labels and hover: ``name``, ``type``, ``kind``, ``module``,
-        ``params``, ``flops``, ``in_shapes``, ``out_shapes``, ``repeat``, ``failed`` and
+        ``params``, ``flops``, ``in_shapes``, ``out_shapes``, ``repeat``, ``members``, ``failed`` and
         ``stats`` (``mean``, ``std``, ``absmax``, ``neuron_count``, or ``None``).
     positions, sizes : numpy.ndarray of shape (N, 3)
         Glyph centres and extents.

@@ -45,7 +45,7 @@ _DISC = pv.Cylinder(radius=0.5, height=1.0, direction=(1, 0, 0), resolution=20)
 def build_scene(
     layout: Layout,
     *,
-    color_by: colormod.ColorBy = "activation",
+    color_by: colormod.ColorBy | colormod.ValueColoring = "activation",
     title: str | None = None,
     labels: bool = True,
     max_labels: int = labelmod.MAX_LABELS,
@@ -58,7 +58,7 @@ def build_scene(
     ----------
     layout : Layout
         From :func:`viz3d.layout.compute_layout`.
-    color_by : {"activation", "params", "flops", "type"}, default: "activation"
+    color_by : {"activation", "params", "flops", "type"} or ValueColoring, default: "activation"
         What the layer colour shows (see :mod:`viz3d.render.colors`).
     title : str, optional
         Title; defaults to the model name with its totals.
@@ -175,8 +175,12 @@ def _add_neurons(scene: Scene, layout: Layout, glow: bool) -> None:
 
 
 def _add_camera(scene: Scene, layout: Layout) -> None:
-    """Look at the model from the front-left, above, from just far enough to fit it all in."""
-    lo, hi = layout.bounds
+    fit_camera(scene, *layout.bounds)
+
+
+def fit_camera(scene: Scene, lo: np.ndarray, hi: np.ndarray) -> None:
+    """Look at the box ``lo..hi`` from the front-left, above, from just far enough to fit it all in."""
+    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
     center = (lo + hi) / 2
     direction = VIEW_DIRECTION / np.linalg.norm(VIEW_DIRECTION)
     up = np.array([0.0, 0.0, 1.0])

@@ -6,6 +6,7 @@
   layers without activations (``meta`` traces) fall back to ``"params"``.
 * ``"params"`` / ``"flops"`` - log10 of the count, so a 100x bigger layer is 2 steps brighter.
 * ``"type"`` - one fixed colour per layer class (same class, same colour, across models).
+* a :class:`ValueColoring` - your own value per module (gradient norms, say).
 
 Neurons are always coloured by their signed mean activation on a diverging map centred on 0.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Literal
 
 import numpy as np
@@ -43,6 +45,37 @@ _PALETTE = np.array(
 
 
 @dataclass(frozen=True)
+class ValueColoring:
+    """Colour layers by a value per module qualified name, e.g. gradient norms.
+
+    A node takes the value of its module; a collapsed or folded node that has none takes the
+    root-sum-square of the values of the modules inside it (right for norms). With ``log`` the
+    colour shows ``log10(value)``.
+
+    Examples
+    --------
+    >>> from viz3d.layout import Layout
+    >>> node_colors(Layout.empty(), ValueColoring("grad norm", {})).title
+    'log10 grad norm'
+    """
+
+    title: str
+    values: Mapping[str, float]
+    cmap: str = "magma"
+    log: bool = True
+
+    def value_of(self, node: Mapping[str, object]) -> float:
+        """The value of one layout node (NaN when no module inside it has one)."""
+        module = str(node.get("module", ""))
+        if module in self.values:
+            return float(self.values[module])
+        members = [str(m).rpartition("#")[0] for m in node.get("members") or []] or [module]
+        inside = [v for k, v in self.values.items()
+                  if any(k == m or k.startswith(m + ".") or not m for m in members)]
+        return float(np.sqrt(np.sum(np.square(inside)))) if inside else float("nan")
+
+
+@dataclass(frozen=True)
 class NodeColors:
     """How to colour the layer glyphs.
 
@@ -59,7 +92,7 @@ class NodeColors:
     legend: dict[str, tuple[float, float, float]] | None = None
 
 
-def node_colors(layout: Layout, color_by: ColorBy = "activation") -> NodeColors:
+def node_colors(layout: Layout, color_by: ColorBy | ValueColoring = "activation") -> NodeColors:
     """Colour values (or RGB) of every node of ``layout`` for ``color_by``.
 
     Examples
@@ -68,6 +101,13 @@ def node_colors(layout: Layout, color_by: ColorBy = "activation") -> NodeColors:
     >>> node_colors(Layout.empty(), "type").mode
     'type'
     """
+    if isinstance(color_by, ValueColoring):
+        raw = np.array([color_by.value_of(n) for n in layout.nodes], dtype=float)
+        if color_by.log:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                raw = np.where(raw > 0, np.log10(raw), np.nan)
+        title = f"log10 {color_by.title}" if color_by.log else color_by.title
+        return NodeColors("custom", title, raw, color_by.cmap, _clim(raw))
     if color_by == "activation":
         values = np.asarray(layout.values, dtype=float)
         if np.isfinite(values).any():

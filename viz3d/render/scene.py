@@ -300,7 +300,8 @@ class Scene:
     @property
     def bounds(self) -> tuple[float, float, float, float, float, float]:
         """``(xmin, xmax, ymin, ymax, zmin, zmax)`` of every mesh drawn on screen."""
-        boxes = [np.asarray(a.mesh.bounds, dtype=float) for a in self.actors if a.mesh.n_points]
+        boxes = [np.asarray(a.mesh.bounds, dtype=float) for a in self.actors
+                 if a.mesh.n_points and a.only != "export"]
         if not boxes:
             return (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         arr = np.stack(boxes)

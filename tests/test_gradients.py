@@ -229,3 +229,21 @@ def test_grad_cam_view_places_input_heatmap_and_feature_maps(quadrant_cnn):
     picture = scene.screenshot(window_size=SIZE)
     other = viz3d.grad_cam(quadrant_cnn, image, target=3).render(show=False).screenshot(window_size=SIZE)
     assert np.abs(picture.astype(int) - other.astype(int)).sum() > 0  # the overlay follows the target
+
+
+def test_textured_planes_read_upright_from_the_front():
+    from viz3d.render.gradients import _texture, _upright_plane
+    from viz3d.render.scene import Scene
+
+    picture = np.zeros((8, 8, 3))
+    picture[0, :, 0] = 1.0  # top row red
+    picture[:, 0, 1] = 1.0  # left column green
+    scene = Scene(background="black")
+    scene.add_mesh(_upright_plane(np.zeros(3), 1.0, 1.0), name="plane", texture=_texture(picture))
+    scene.set_camera((0, -3, 0), (0, 0, 0), (0, 0, 1))
+    image = scene.screenshot(window_size=(200, 200))
+    red_rows = np.nonzero(image[..., 0] > 150)[0]
+    green_cols = np.nonzero(image[..., 1] > 150)[1]
+    lit_rows, lit_cols = np.nonzero(image.sum(axis=2) > 30)
+    assert red_rows.max() < lit_rows.min() + 20 < lit_rows.max()
+    assert green_cols.max() < lit_cols.min() + 20 < lit_cols.max()

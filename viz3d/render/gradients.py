@@ -82,7 +82,9 @@ def _texture(image: np.ndarray, min_pixels: int = 64) -> pv.Texture:
         rgb = (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
     repeat = max(1, int(np.ceil(min_pixels / max(rgb.shape[:2]))))
     rgb = np.repeat(np.repeat(rgb, repeat, axis=0), repeat, axis=1)
-    texture = pv.Texture(np.ascontiguousarray(np.flipud(rgb)))  # VTK's texture rows start at the bottom
+    # an upright plane's texture coordinates run u along z and v along -x: hand VTK the mirrored
+    # transpose so the picture reads upright from the front
+    texture = pv.Texture(np.ascontiguousarray(rgb[:, ::-1].transpose(1, 0, 2)))
     texture.interpolate = False
     return texture
 
@@ -149,10 +151,13 @@ def render_grad_cam(
     columns = int(np.ceil(np.sqrt(len(maps))))
     cell = 0.5 * side
     anchor = layout.positions[node]
+    # above the layer, but never over the overlay plane (short models put them side by side)
+    overlay_right = base[0] + 1.6 * side
+    grid_x = max(float(anchor[0]), overlay_right + 0.2 * side + columns * 1.1 * cell / 2)
     for k, fmap in enumerate(maps):
         row, col = divmod(k, columns)
-        centre = np.array([anchor[0] + (col - (columns - 1) / 2) * 1.1 * cell, anchor[1],
-                           top + (row + 0.5) * 1.1 * cell])
+        centre = np.array([grid_x + (col - (columns - 1) / 2) * 1.1 * cell, anchor[1],
+                           top - 0.5 * side + (row + 0.5) * 1.1 * cell])
         scene.add_mesh(_upright_plane(centre, cell, cell), name=f"cam-feature-{k}", texture=_texture(_colourise(fmap)))
     scene.add_mesh(_outline(layout, [node]), name="cam-layer", color="#ffd166", line_width=3,
                    render_lines_as_tubes=True)

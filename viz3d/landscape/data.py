@@ -38,14 +38,10 @@ def as_batches(data: Any, device: torch.device) -> list[Batch]:
         inputs, targets = item
         inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
         if not inputs or not all(isinstance(x, torch.Tensor) for x in inputs):
-            raise LandscapeError(
-                f"batch {position}: inputs must be a tensor or a tuple of tensors"
-            )
+            raise LandscapeError(f"batch {position}: inputs must be a tensor or a tuple of tensors")
         if inputs[0].ndim == 0 or inputs[0].shape[0] == 0:
             continue
-        batches.append(
-            (tuple(x.to(device) for x in inputs), _to_device(targets, device))
-        )
+        batches.append((tuple(x.to(device) for x in inputs), _to_device(targets, device)))
     if not batches:
         raise LandscapeError(
             "data is empty: no batch with at least one sample; pass (inputs, targets) "
@@ -73,8 +69,10 @@ def fingerprint(batches: list[Batch]) -> dict[str, Any]:
 
 
 def _is_pair(item: Any) -> bool:
-    return isinstance(item, (tuple, list)) and len(item) == 2 and not (
-        isinstance(item[0], (tuple, list)) and _is_pair(item[0]) and _is_pair(item[1])
+    return (
+        isinstance(item, (tuple, list))
+        and len(item) == 2
+        and not (isinstance(item[0], (tuple, list)) and _is_pair(item[0]) and _is_pair(item[1]))
     )
 
 

@@ -21,11 +21,7 @@ IGNORE_OPTIONS = ("biasbn", None)
 
 def parameters_of(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """Detached floating-point parameters by name (shared parameters appear once)."""
-    return {
-        name: p.detach()
-        for name, p in model.named_parameters()
-        if p.is_floating_point()
-    }
+    return {name: p.detach() for name, p in model.named_parameters() if p.is_floating_point()}
 
 
 def random_directions(
@@ -167,7 +163,8 @@ def tensor_hash(tensors: Mapping[str, torch.Tensor]) -> str:
     digest = hashlib.sha256()
     for name, t in tensors.items():
         digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
-        digest.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        fresh = torch.empty(t.shape, dtype=t.dtype).copy_(t.detach())  # standard strides for view
+        digest.update(fresh.view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -180,6 +177,8 @@ def unflatten(vector: torch.Tensor, like: Mapping[str, torch.Tensor]) -> Directi
     """Split a 1-D tensor back into tensors shaped like ``like``."""
     out, offset = {}, 0
     for name, w in like.items():
-        out[name] = vector[offset : offset + w.numel()].view_as(w).to(w)
+        out[name] = torch.empty_like(w, memory_format=torch.contiguous_format).copy_(
+            vector[offset : offset + w.numel()].reshape(w.shape)
+        )
         offset += w.numel()
     return out

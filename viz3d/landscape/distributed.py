@@ -38,7 +38,9 @@ def broadcast_directions(directions: list[Direction]) -> None:
             direction[name] = buffer.to(tensor.device)
 
 
-def broadcast_state(losses: np.ndarray, done: np.ndarray, ok: bool) -> tuple[np.ndarray, np.ndarray]:
+def broadcast_state(
+    losses: np.ndarray, done: np.ndarray, ok: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Rank 0's resumed losses and done mask on every rank; raise on all if rank 0 failed."""
     rank, world = rank_and_world()
     if world == 1:
@@ -46,6 +48,8 @@ def broadcast_state(losses: np.ndarray, done: np.ndarray, ok: bool) -> tuple[np.
     status = torch.tensor([1.0 if ok else 0.0], dtype=torch.float64, device=_device())
     dist.broadcast(status, src=0)
     if status.item() != 1.0:
+        if rank == 0:
+            return losses, done  # rank 0 re-raises its own, more precise error
         raise LandscapeError(
             f"rank {rank}: rank 0 could not open the store file (see rank 0's error); "
             "fix it there and relaunch all ranks"

@@ -10,15 +10,16 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call
+from torch.nn import functional as F
 
 from viz3d.errors import LandscapeError
-from viz3d.landscape.batched import BatchedPlan, PointValues, describe
+from viz3d.landscape.batched import BatchedPlan, PointValues
 from viz3d.landscape.data import Batch, batch_size
 from viz3d.landscape.directions import Direction
 
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 # Working set per chunk of points: on CPU small enough to stay in the last-level cache,
 # which measured faster than large chunks; on GPU large enough to fill the device.
-_CPU_BUDGET_BYTES = 16 * 2**20
+_CPU_BUDGET_BYTES = 12 * 2**20
 _GPU_BUDGET_FRACTION = 0.25
 _BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
@@ -70,28 +71,26 @@ class Evaluator:
         self.stacks = {
             name: torch.stack([w, *(d[name] for d in directions)]) for name, w in theta0.items()
         }
-        self.moving = {
-            name for name in theta0 if any(bool(d[name].any()) for d in directions)
-        }
+        self.moving = {name for name in theta0 if any(bool(d[name].any()) for d in directions)}
         self.weights = torch.tensor([batch_size(b) for b in batches], dtype=torch.float64)
         self.weights /= self.weights.sum()
         self.point_loss = _PointLoss(loss_fn)
         self.plan, self.strategy, self.fallback_reason = None, "loop", ""
         if bn == "recalibrate":
-            self.strategy = "loop"
             for module in model.modules():
                 if isinstance(module, _BN_TYPES):
                     module.momentum = None  # cumulative average over all of the data
         else:
-            self.plan, reason = BatchedPlan.build(model, set(theta0))
-            self.strategy = "batched" if self.plan is not None and len(batches[0][0]) == 1 else "vmap"
+            self.plan, reason = BatchedPlan.build(model)
+            self.strategy = (
+                "batched" if self.plan is not None and len(batches[0][0]) == 1 else "vmap"
+            )
             if self.strategy == "vmap":
                 self.fallback_reason = reason or "the model takes several inputs"
         self.batch_points = batch_points or self._auto_batch_points()
         self._caches: list[dict] = [{} for _ in batches]
         self._decided = False
 
-    # ----------------------------------------------------------------------------------
     def __call__(self, coeffs: np.ndarray) -> np.ndarray:
         """Losses (float64, NaN where not finite) at the points with these coefficients."""
         out = []
@@ -117,12 +116,13 @@ class Evaluator:
                 losses = self._run(strategy, c)
             except LandscapeError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - any failure means: try the next way
+            except Exception as exc:  # any failure means: try the next way
                 if strategy == "loop":
                     raise
                 where = getattr(exc, "viz3d_module", None)
                 self.fallback_reason = (
-                    f"{strategy} evaluation failed" + (f" in module {where!r}" if where else "")
+                    f"{strategy} evaluation failed"
+                    + (f" in module {where!r}" if where else "")
                     + f": {type(exc).__name__}: {exc}"
                 )
                 continue
@@ -155,14 +155,11 @@ class Evaluator:
             for b, (batch, weight) in enumerate(zip(self.batches, self.weights)):
                 inputs, targets = batch
                 if strategy == "batched":
-                    outputs = self._batched(inputs[0], values, self._caches[b])
+                    outputs = self.plan(inputs[0], values, self._caches[b])
                 else:
                     outputs = self._vmapped(per_point, inputs)
                 total += weight * self.point_loss(outputs, targets).double().cpu()
         return total
-
-    def _batched(self, x: torch.Tensor, values: PointValues, cache: dict) -> torch.Tensor:
-        return self.plan(x, values, cache)
 
     def _vmapped(self, per_point: dict, inputs: tuple) -> torch.Tensor:
         def forward(params, *xs):
@@ -181,12 +178,17 @@ class Evaluator:
         for coeff in c.tolist():
             params = self.point_params(coeff)
             buffers = self._recalibrate(params) if self.bn == "recalibrate" else {}
-            loss = torch.zeros((), dtype=torch.float64)
+            losses.append(self.loss_at({**params, **buffers}))
+        return torch.tensor(losses, dtype=torch.float64)
+
+    def loss_at(self, tensors: dict[str, torch.Tensor]) -> float:
+        """Loss over all data with these parameters and buffers (the rest from the model)."""
+        loss = torch.zeros((), dtype=torch.float64)
+        with torch.no_grad():
             for (inputs, targets), weight in zip(self.batches, self.weights):
-                outputs = self._forward({**params, **buffers}, inputs)
+                outputs = self._forward(tensors, inputs)
                 loss = loss + weight * _scalar(self.loss_fn(outputs, targets)).double().cpu()
-            losses.append(loss)
-        return torch.stack(losses)
+        return float(loss)
 
     def point_params(self, coeff: list[float]) -> dict[str, torch.Tensor]:
         """Weights of one point, ``theta0 + sum_k c_k d_k``, built from the centre."""
@@ -204,7 +206,7 @@ class Evaluator:
                 return functional_call(self.model, tensors, inputs)
             except Exception as exc:
                 raise LandscapeError(
-                    f"the model's forward failed in module {tracker.last or '(root)'!r} "
+                    f"the model's forward failed in module {tracker.last or '(root)'} "
                     f"on inputs of shape {[tuple(x.shape) for x in inputs]}: "
                     f"{type(exc).__name__}: {exc}; check that data's inputs fit the model"
                 ) from exc
@@ -246,7 +248,9 @@ class Evaluator:
                 hook.remove()
         largest = max(batch_size(b) for b in self.batches) / batch_size(self.batches[0])
         per_point = sum(sizes) * largest
-        per_point += sum(self.stacks[n][0].numel() * self.stacks[n].element_size() for n in self.moving)
+        per_point += sum(
+            self.stacks[n][0].numel() * self.stacks[n].element_size() for n in self.moving
+        )
         device = inputs[0].device
         if device.type == "cuda":
             budget = torch.cuda.mem_get_info(device)[0] * _GPU_BUDGET_FRACTION
@@ -302,17 +306,20 @@ class _PointLoss:
             value = torch.vmap(fn, in_dims=(0, None))(outputs[:2], targets)
             if tuple(value.shape) == (min(2, len(outputs)),):
                 return "vmap"
-        except Exception:  # noqa: BLE001 - losses that cannot be vmapped are called per point
-            pass
+        except Exception as exc:  # noqa: BLE001 - such losses are called per point
+            log.debug("loss_fn cannot be vmapped (%s); calling it per point", exc)
         return "loop"
 
 
 def _cross_entropy(outputs: torch.Tensor, targets: torch.Tensor, ignore_index: int) -> torch.Tensor:
-    valid = targets != ignore_index
-    safe = torch.where(valid, targets, torch.zeros_like(targets))
-    picked = outputs.gather(2, safe.view(1, -1, 1).expand(outputs.shape[0], -1, 1)).squeeze(2)
-    per_sample = (torch.logsumexp(outputs, dim=2) - picked) * valid
-    return per_sample.sum(1) / valid.sum()
+    # classes moved to dim 1 so the per-sample reductions run along contiguous samples
+    per_sample = F.cross_entropy(
+        outputs.transpose(1, 2),
+        targets.expand(outputs.shape[0], -1),
+        ignore_index=ignore_index,
+        reduction="none",
+    )
+    return per_sample.sum(1) / (targets != ignore_index).sum()
 
 
 def _scalar(value: Any) -> torch.Tensor:
@@ -334,21 +341,33 @@ def _numel_bytes(value: Any) -> int:
 
 
 class _ModuleTracker:
-    """Remember the last module whose forward started, to name it in error messages."""
+    """Track the innermost module whose forward is running, to name it in error messages."""
 
     def __init__(self, model: nn.Module):
-        self.model, self.last, self._hooks = model, "", []
+        self.model, self._stack, self._hooks = model, [], []
 
-    def __enter__(self) -> _ModuleTracker:
+    @property
+    def last(self) -> str:
+        """``"name (Type)"`` of the innermost running module, or "" outside any."""
+        if not self._stack:
+            return ""
+        name, module = self._stack[-1]
+        return f"{name or '(root)'} ({type(module).__name__})"
+
+    def __enter__(self) -> Self:
         for name, module in self.model.named_modules():
-            self._hooks.append(module.register_forward_pre_hook(self._record(name)))
+            self._hooks.append(module.register_forward_pre_hook(self._push(name)))
+            self._hooks.append(module.register_forward_hook(self._pop))
         return self
 
-    def _record(self, name: str) -> Callable:
+    def _push(self, name: str) -> Callable:
         def hook(module, args):
-            self.last = name
+            self._stack.append((name, module))
 
         return hook
+
+    def _pop(self, module, args, output) -> None:
+        self._stack.pop()
 
     def __exit__(self, *exc) -> None:
         for hook in self._hooks:

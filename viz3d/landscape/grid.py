@@ -9,7 +9,7 @@ import numpy as np
 from viz3d.errors import LandscapeError
 
 
-def per_axis(value: float | int | Sequence, dims: int, name: str) -> tuple:
+def per_axis(value: float | Sequence, dims: int, name: str) -> tuple:
     """Expand a scalar option to one value per axis, or check a per-axis tuple's length."""
     if isinstance(value, (int, float, np.integer, np.floating)):
         return (value,) * dims

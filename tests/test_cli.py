@@ -106,3 +106,31 @@ def test_gradients_command_prints_norms_and_writes_pictures(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("0 ") and "rule: relative to" in out
     assert chart.stat().st_size > 5_000 and scene.stat().st_size > 5_000
+
+
+def test_movie_command_writes_the_asked_frames(tmp_path, capsys):
+    import imageio.v3 as iio
+
+    path = tmp_path / "orbit.gif"
+    assert main(["movie", "sample:mlp", "-o", str(path), "--orbit", "--seconds", "1", "--fps", "4",
+                 "--window-size", "96x64"]) == 0
+    frames = iio.imread(path)
+    assert frames.shape[:3] == (4, 64, 96)
+
+
+def test_landscape_command_on_bundled_digits(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    png = tmp_path / "land.png"
+    assert main(["landscape", "sample:mlp", "--data", "digits", "--steps", "7", "-o", str(png),
+                 "--window-size", "320x180"]) == 0
+    assert "CrossEntropyLoss: centre" in capsys.readouterr().out
+    image = np.asarray(Image.open(png).convert("RGB"))
+    assert len(np.unique(image.reshape(-1, 3) // 8, axis=0)) > 50
+
+
+def test_landscape_command_refuses_unreadable_data(tmp_path, capsys):
+    assert main(["landscape", "sample:mlp", "--data", str(tmp_path / "none.npz"), "-o",
+                 str(tmp_path / "x.png")]) == 2
+    assert "need 'digits' or an .npz" in capsys.readouterr().err

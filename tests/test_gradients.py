@@ -247,3 +247,21 @@ def test_textured_planes_read_upright_from_the_front():
     lit_rows, lit_cols = np.nonzero(image.sum(axis=2) > 30)
     assert red_rows.max() < lit_rows.min() + 20 < lit_rows.max()
     assert green_cols.max() < lit_cols.min() + 20 < lit_cols.max()
+
+
+def test_training_dynamics_video_has_one_held_frame_per_snapshot(tmp_path):
+    import imageio.v3 as iio
+
+    model = _sigmoid_mlp(3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    with viz3d.watch(model, every=3) as watcher:
+        for _ in range(9):
+            optimizer.zero_grad()
+            _mse(model(torch.randn(8, 16)), torch.randn(8, 1)).backward()
+            optimizer.step()
+    path = watcher.movie(tmp_path / "dynamics.mp4", seconds_per_snapshot=0.25, fps=8,
+                         window_size=(160, 96), progress=False)
+    frames = iio.imread(path)
+    assert frames.shape == (3 * 2, 96, 160, 3)
+    assert np.abs(frames[0].astype(int) - frames[1].astype(int)).mean() < 1  # held
+    assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 0.05  # recoloured

@@ -285,3 +285,14 @@ def test_masked_lm_saliency(bert: torch.nn.Module) -> None:
 def test_multi_token_target_is_an_input_error(gpt2: torch.nn.Module) -> None:
     with pytest.raises(InputError, match="2 tokens"):
         plot_gradients(gpt2, TEXT, target="lazy dog", show=False)
+
+
+def test_llm_command_draws_attention_from_a_saved_directory(checkpoints, tmp_path, capsys):
+    from viz3d.cli import main
+
+    out = tmp_path / "attention.png"
+    assert main(["llm", "attention", str(checkpoints["gpt2"]), "--text", "the cat sat on the mat",
+                 "--layer", "1", "--head", "0", "-o", str(out), "--window-size", "320x180"]) == 0
+    assert _colourful(np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(out).convert("RGB")))
+    assert main(["llm", "summary", str(checkpoints["gpt2"])]) == 0
+    assert "heads" in capsys.readouterr().out.lower()

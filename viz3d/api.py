@@ -1,12 +1,16 @@
-"""``enhanced_3d_visualization``: trace + layout + render in one call.
+"""One-call entry points that run several stages: ``enhanced_3d_visualization`` (trace + layout +
+render) and ``landscape_evolution_movie`` (landscapes + video).
 
-The one-liner users know from notebooks that visualise GPT-2 in 3D, made to work for any
-PyTorch model (or an already traced :class:`viz3d.LayerGraph`).
+The first is the one-liner users know from notebooks that visualise GPT-2 in 3D, made to work
+for any PyTorch model (or an already traced :class:`viz3d.LayerGraph`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from viz3d.errors import RenderError
@@ -127,3 +131,45 @@ def choose_view(graph: LayerGraph, *, depth: int | None = None, fold: bool = Tru
             log.info("showing module depth %d (%d nodes; op level had %d)", d, len(view), len(base))
             return view
     return base.collapse(1)
+
+
+def landscape_evolution_movie(
+    path: str | os.PathLike,
+    model: Any,
+    checkpoints: Sequence[Any],
+    loss_fn: Callable,
+    data: Any,
+    *,
+    steps: int = 25,
+    span: float | None = None,
+    seconds: float = 8,
+    fps: int = 24,
+    window_size: tuple[int, int] = (1280, 720),
+    scale: str = "linear",
+    progress: bool = True,
+) -> Path:
+    """Morph the loss surface over training checkpoints, the current position marked.
+
+    Computes one ``steps`` x ``steps`` landscape around every checkpoint on the shared PCA plane of
+    the training path (:func:`viz3d.landscape.evolution.landscape_evolution`) and morphs between
+    them (:func:`viz3d.render.landscape_movie.evolution_movie`). The file is written atomically.
+
+    Examples
+    --------
+    >>> import os, tempfile, torch
+    >>> model = torch.nn.Linear(3, 1)
+    >>> x, y = torch.randn(16, 3), torch.randn(16, 1)
+    >>> path = [{k: v + 0.2 * i * torch.randn_like(v) for k, v in model.state_dict().items()}
+    ...         for i in (3, 2, 1)]
+    >>> out = landscape_evolution_movie(os.path.join(tempfile.mkdtemp(), "train.gif"), model, path,
+    ...                                 torch.nn.MSELoss(), (x, y), steps=7, seconds=1, fps=4,
+    ...                                 window_size=(96, 64), progress=False)
+    >>> out.suffix
+    '.gif'
+    """
+    from viz3d.landscape.evolution import landscape_evolution
+    from viz3d.render.landscape_movie import evolution_movie
+
+    landscapes = landscape_evolution(model, checkpoints, loss_fn, data, steps=steps, span=span, progress=progress)
+    return evolution_movie(landscapes, path, seconds=seconds, fps=fps, window_size=window_size,
+                           scale=scale, progress=progress)

@@ -5,6 +5,9 @@ Examples
 ``viz3d summary sample:resnet --depth 2``
 ``viz3d trace sample:gpt2 -o gpt2.json``
 ``viz3d render sample:resnet -o resnet.png resnet.html``
+``viz3d movie sample:resnet -o pass.mp4 --forward-pass --seconds 8``
+``viz3d landscape sample:mlp --data digits -o land.png land.mp4``
+``viz3d llm attention path/to/gpt2 --text "Hello world" --layer 0 -o attn.png``
 ``viz3d summary hf:gpt2 --config n_layer=2,n_embd=64 --input-shape 1,32``
 """
 
@@ -166,6 +169,105 @@ def _cmd_gradients(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_movie(args: argparse.Namespace) -> int:
+    from viz3d.render.movie import movie_from_args
+
+    scene = _scene(args)
+    path = movie_from_args(scene, args.output, args.kind, args.seconds, args.fps, args.window_size,
+                           workers=args.workers)
+    print(f"wrote {path}")
+    return 0
+
+
+def _digits(shape: tuple[int, ...] | None):
+    import torch
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = torch.tensor(digits.images, dtype=torch.float32) / 16.0
+    inputs = images.reshape(len(images), 64) if shape is None or len(shape) == 2 else images.unsqueeze(1)
+    return inputs, torch.tensor(digits.target)
+
+
+def _landscape_data(args: argparse.Namespace, shape: tuple[int, ...] | None):
+    import numpy as np
+    import torch
+
+    if args.data == "digits":
+        return _digits(shape)
+    try:
+        with np.load(args.data, allow_pickle=False) as arrays:
+            return torch.as_tensor(arrays["inputs"]), torch.as_tensor(arrays["targets"])
+    except (OSError, KeyError, ValueError) as exc:
+        raise SpecError(f"--data {args.data}: need 'digits' or an .npz with arrays 'inputs' and "
+                        f"'targets' ({exc})") from exc
+
+
+def _cmd_landscape(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from viz3d.landscape import loss_landscape
+    from viz3d.spec import resolve_spec
+
+    outputs = [Path(o) for o in args.output]
+    unknown = [str(o) for o in outputs if o.suffix.lower() not in {*_WRITERS, ".mp4", ".gif"}]
+    if unknown:
+        raise SpecError(f"cannot write {', '.join(unknown)}: use .png, .html, .gltf, .vtm, .mp4 or .gif")
+    resolved = resolve_spec(args.spec, device=args.device, config=args.config)
+    inputs, targets = _landscape_data(args, args.input_shape or resolved.input_shape)
+    floating = targets.is_floating_point()
+    loss_fn = torch.nn.MSELoss() if floating else torch.nn.CrossEntropyLoss()
+    landscape = loss_landscape(resolved.model, loss_fn, (inputs, targets), dims=args.dims, steps=args.steps,
+                               span=args.span, directions=args.directions, store=args.store)
+    point, value = landscape.minimum
+    print(f"{type(loss_fn).__name__}: centre {landscape.center_loss:.5g}, minimum {value:.5g} at "
+          f"{tuple(round(c, 3) for c in point)}")
+    for path in outputs:
+        if path.suffix.lower() in (".mp4", ".gif"):
+            landscape.movie(path, scale=args.scale, window_size=args.window_size, seconds=args.seconds)
+        else:
+            _WRITERS[path.suffix.lower()](landscape.render(scale=args.scale), path, args.window_size)
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_llm(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import viz3d.llm as llm
+    from viz3d.spec import resolve_spec
+
+    outputs = [Path(o) for o in args.output]
+    unknown = [str(o) for o in outputs if o.suffix.lower() not in _WRITERS]
+    if unknown:
+        raise SpecError(f"cannot write {', '.join(unknown)}: use .png, .html, .gltf or .vtm")
+    model = resolve_spec(args.model, device=args.device).model
+    if args.view == "summary":
+        print(llm.model_summary(model))
+        return 0
+    if args.text is None:
+        raise SpecError(f"the {args.view} view needs --text")
+    common = {"show": False}
+    views = {
+        "activations": lambda: llm.plot_token_activations(model, args.text, **common),
+        "attention": lambda: llm.plot_attention(model, args.text, layer=args.layer, head=args.head,
+                                                stack_layers=args.stack_layers, **common),
+        "embeddings": lambda: llm.plot_token_embeddings(model, args.text, layer=args.layer_embeddings,
+                                                        method=args.method, **common),
+        "saliency": lambda: llm.plot_gradients(model, args.text, **common, target=(
+            int(args.target) if args.target and args.target.isdigit() else args.target)),
+    }
+    scene = views[args.view]()
+    for path in outputs:
+        _WRITERS[path.suffix.lower()](scene, path, args.window_size)
+        print(f"wrote {path}")
+    if not outputs:
+        scene.show(window_size=args.window_size)
+    return 0
+
+
 def _cmd_samples(args: argparse.Namespace) -> int:
     from viz3d.zoo import SAMPLES
 
@@ -206,6 +308,52 @@ def build_parser() -> argparse.ArgumentParser:
     _add_view_args(p)
     p.add_argument("--window-size", type=_size, default=(1280, 720))
     p.set_defaults(run=_cmd_show)
+
+    p = sub.add_parser("movie", help="write an orbit, fly-through or forward-pass video (MP4/GIF)")
+    _add_model_args(p)
+    _add_view_args(p)
+    p.add_argument("-o", "--output", required=True, help=".mp4 (H.264) or .gif, written atomically")
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument("--orbit", dest="kind", action="store_const", const="orbit", help="(default)")
+    kind.add_argument("--flythrough", dest="kind", action="store_const", const="flythrough")
+    kind.add_argument("--forward-pass", dest="kind", action="store_const", const="forward-pass")
+    p.set_defaults(kind="orbit")
+    p.add_argument("--seconds", type=float, help="length (default: 10 for orbits, by model size otherwise)")
+    p.add_argument("--fps", type=int, default=30)
+    p.add_argument("--window-size", type=_size, default=(1920, 1080), help="frame size (default 1920x1080)")
+    p.add_argument("--workers", type=int, help="render in this many processes")
+    p.set_defaults(run=_cmd_movie)
+
+    p = sub.add_parser("landscape", help="loss landscape around a model: surface picture, scene or video")
+    _add_model_args(p)
+    p.add_argument("--data", default="digits", help="'digits' (scikit-learn's bundled 8x8 digits) or "
+                   "an .npz with arrays 'inputs' and 'targets' (integer targets: cross-entropy, else MSE)")
+    p.add_argument("-o", "--output", nargs="+", required=True, help=".png, .html, .gltf, .vtm, .mp4 or .gif")
+    p.add_argument("--dims", type=int, default=2, choices=[1, 2])
+    p.add_argument("--steps", type=int, default=51)
+    p.add_argument("--span", type=float, default=1.0)
+    p.add_argument("--directions", default="filter", choices=["filter", "layer", "model", "hessian"])
+    p.add_argument("--scale", default="linear", choices=["linear", "log"])
+    p.add_argument("--store", help="npz file to store points in as they finish (resumable)")
+    p.add_argument("--seconds", type=float, default=10, help="video length")
+    p.add_argument("--window-size", type=_size, default=(1280, 720))
+    p.set_defaults(run=_cmd_landscape)
+
+    p = sub.add_parser("llm", help="transformer views of a Hugging Face model directory (or spec)")
+    p.add_argument("view", choices=["summary", "activations", "attention", "embeddings", "saliency"])
+    p.add_argument("model", help="a saved HF model directory (tokenizer beside it), or any spec")
+    p.add_argument("--text", help="the text to run through the model")
+    p.add_argument("-o", "--output", nargs="*", default=[], help=".png/.html/.gltf/.vtm (else a window)")
+    p.add_argument("--layer", type=int, default=0, help="attention layer")
+    p.add_argument("--head", type=int, help="attention head (default: all heads of the layer)")
+    p.add_argument("--stack-layers", action="store_true", help="attention through all layers")
+    p.add_argument("--layer-embeddings", type=int, help="embeddings: hidden states of this layer "
+                   "(default: the input embedding table)")
+    p.add_argument("--method", default="pca", choices=["pca", "tsne"])
+    p.add_argument("--target", help="saliency: a next token (string or id); default: the LM loss")
+    p.add_argument("--device")
+    p.add_argument("--window-size", type=_size, default=(1280, 720))
+    p.set_defaults(run=_cmd_llm)
 
     p = sub.add_parser("gradients", help="gradient flow of a backward pass: table, 3D picture, 2D chart")
     _add_model_args(p)

@@ -116,6 +116,20 @@ class Watcher:
                 self._grad_sq[name] = self._grad_sq.get(name, 0.0) + float(grad.detach().double().pow(2).sum())
         return hook
 
+    def movie(self, path: str, *, seconds_per_snapshot: float = 0.5, fps: int = 12,
+              window_size: tuple[int, int] = (1280, 720), progress: bool = True) -> Any:
+        """A training-dynamics video: the 3D architecture recoloured by gradient norm at every
+        snapshot (see :func:`viz3d.render.gradients.gradient_dynamics_movie`)."""
+        from viz3d.api import choose_view
+        from viz3d.layout import compute_layout
+        from viz3d.render.gradients import gradient_dynamics_movie
+
+        flow = self.gradient_flow()
+        layout = compute_layout(choose_view(flow.graph, fold=False))
+        return gradient_dynamics_movie(layout, flow.history, flow.steps, path,
+                                       seconds_per_snapshot=seconds_per_snapshot, fps=fps,
+                                       window_size=window_size, progress=progress)
+
     def gradient_flow(self) -> GradientFlow:
         """The snapshots as a :class:`GradientFlow`: ``grad_norms`` of the latest one, ``history``
         and ``steps`` of all of them."""

@@ -126,6 +126,20 @@ class Landscape:
         index = tuple(int(np.argmin(np.abs(axis))) for axis in self.coords)
         return float(self.losses[index])
 
+    def render(self, **options: Any) -> Any:
+        """Draw the landscape as a :class:`viz3d.Scene` (surface or curve, contours, minimum,
+        trajectory); ``options`` go to :func:`viz3d.render.landscape.render_landscape`."""
+        from viz3d.render.landscape import render_landscape  # rendering lives in render/
+
+        return render_landscape(self, **options)
+
+    def movie(self, path: str | os.PathLike, **options: Any) -> Path:
+        """Write an orbit video of the surface (see
+        :func:`viz3d.render.landscape_movie.landscape_orbit_movie`)."""
+        from viz3d.render.landscape_movie import landscape_orbit_movie
+
+        return landscape_orbit_movie(self, path, **options)
+
     def save(self, path: str | os.PathLike) -> Path:
         """Write the landscape to an ``.npz`` file atomically (temporary file, then rename).
 

@@ -50,7 +50,8 @@ class ValueColoring:
 
     A node takes the value of its module; a collapsed or folded node that has none takes the
     root-sum-square of the values of the modules inside it (right for norms). With ``log`` the
-    colour shows ``log10(value)``.
+    colour shows ``log10(value)``; ``clim`` fixes the colour range (in those units), e.g. for
+    the frames of a video.
 
     Examples
     --------
@@ -63,6 +64,7 @@ class ValueColoring:
     values: Mapping[str, float]
     cmap: str = "magma"
     log: bool = True
+    clim: tuple[float, float] | None = None
 
     def value_of(self, node: Mapping[str, object]) -> float:
         """The value of one layout node (NaN when no module inside it has one)."""
@@ -107,7 +109,7 @@ def node_colors(layout: Layout, color_by: ColorBy | ValueColoring = "activation"
             with np.errstate(divide="ignore", invalid="ignore"):
                 raw = np.where(raw > 0, np.log10(raw), np.nan)
         title = f"log10 {color_by.title}" if color_by.log else color_by.title
-        return NodeColors("custom", title, raw, color_by.cmap, _clim(raw))
+        return NodeColors("custom", title, raw, color_by.cmap, color_by.clim or _clim(raw))
     if color_by == "activation":
         values = np.asarray(layout.values, dtype=float)
         if np.isfinite(values).any():

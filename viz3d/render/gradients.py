@@ -7,7 +7,9 @@ image, its Grad-CAM overlay and the feature maps of the chosen layer.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pyvista as pv
@@ -165,3 +167,67 @@ def render_grad_cam(
     fit_camera(scene, bounds[0::2], bounds[1::2])
     scene.metadata["grad_cam"] = {"layer": layer, "target": str(target), "feature_maps": len(maps)}
     return scene
+
+
+def gradient_dynamics_movie(
+    layout: Layout,
+    snapshots: Sequence[Mapping[str, float]],
+    steps: Sequence[int],
+    path: str | os.PathLike,
+    *,
+    seconds_per_snapshot: float = 0.5,
+    fps: int = 12,
+    window_size: tuple[int, int] = (1280, 720),
+    progress: bool = True,
+) -> Path:
+    """A video of the architecture recoloured by gradient norm, one snapshot after another.
+
+    The colour range is fixed over the whole video (log10 of the smallest and largest norm
+    seen), so a layer that fades is really losing gradient. Written atomically.
+
+    Examples
+    --------
+    >>> import os, tempfile, torch, viz3d
+    >>> from viz3d.layout import compute_layout
+    >>> model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 1))
+    >>> layout = compute_layout(viz3d.trace(model, torch.randn(2, 4)))
+    >>> out = gradient_dynamics_movie(layout, [{"0": 1.0, "1": 2.0}, {"0": 0.1, "1": 2.0}], [0, 10],
+    ...                               os.path.join(tempfile.mkdtemp(), "g.gif"), fps=4,
+    ...                               window_size=(96, 64), progress=False)
+    >>> out.suffix
+    '.gif'
+    """
+    from viz3d.render.movie import MovieWriter, even_size
+
+    if not snapshots:
+        raise RenderError("no gradient snapshots to film: record some with viz3d.watch(model, every=N)")
+    values = np.array([v for snap in snapshots for v in snap.values() if v > 0])
+    clim = (float(np.log10(values.min())), float(np.log10(values.max()))) if len(values) else (0.0, 1.0)
+    if clim[0] == clim[1]:
+        clim = (clim[0] - 0.5, clim[1] + 0.5)
+    hold = max(1, round(seconds_per_snapshot * fps))
+    size = even_size(window_size)
+    name = layout.info.get("model_name") or "model"
+    scenes = (
+        build_scene(layout, color_by=ValueColoring("gradient norm", snap, clim=clim),
+                    title=f"{name} - gradient norms at step {step}")
+        for snap, step in zip(snapshots, steps)
+    )
+    first = next(scenes)
+    plotter = first.plotter(off_screen=True, window_size=size, interactive=False)
+    try:
+        with MovieWriter(path, fps, size, total=hold * len(snapshots), progress=progress) as movie:
+            for scene in [first, *scenes]:
+                if scene is not first:
+                    for spec in scene.actors:
+                        if spec.name in ("layers", "ops"):
+                            plotter.add_mesh(spec.mesh, name=spec.name, **spec.kwargs)
+                    title = next(t for t in scene.texts if t.name == "title")
+                    plotter.add_text(title.text, position=title.position, font_size=title.font_size,
+                                     color=title.color, name="title")
+                frame = plotter.screenshot(return_img=True)
+                for _ in range(hold):
+                    movie.append(frame)
+    finally:
+        plotter.close()
+    return Path(path)

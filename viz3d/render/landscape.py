@@ -32,6 +32,12 @@ class SurfaceGeometry:
     offset: float
     factor: float
     floor: float
+    high: float
+
+    @property
+    def clim(self) -> tuple[float, float]:
+        """Colour range in scaled units (loss, or log10 loss)."""
+        return (self.offset, self.high)
 
     def height(self, loss: np.ndarray) -> np.ndarray:
         """Heights of ``loss`` values (NaN stays NaN)."""
@@ -66,7 +72,7 @@ def surface_geometry(losses: np.ndarray, extent: float, scale: Scale = "linear",
         )
     low, high = float(finite.min()), float(finite.max())
     factor = relief * extent / (high - low) if high > low else 1.0
-    return SurfaceGeometry(scale, low, factor, -0.35 * relief * extent)
+    return SurfaceGeometry(scale, low, factor, -0.35 * relief * extent, high)
 
 
 def _interp2(axes: tuple[np.ndarray, np.ndarray], values: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -137,6 +143,7 @@ def render_landscape(
     trajectory: bool = True,
     title: str | None = None,
     relief: float = 0.6,
+    geometry: SurfaceGeometry | None = None,
 ) -> Scene:
     """Draw a 1D or 2D landscape as a :class:`Scene` (see the module docstring).
 
@@ -156,6 +163,9 @@ def render_landscape(
         Title; by default the grid, directions and minimum.
     relief : float, default: 0.6
         Height of the surface relative to its width.
+    geometry : SurfaceGeometry, optional
+        Fixed heights and colour range (e.g. shared by the frames of an evolution movie);
+        by default fitted to this landscape.
 
     Returns
     -------
@@ -171,9 +181,9 @@ def render_landscape(
     ['surface', 'contours', 'floor-contours']
     """
     if landscape.dims == 2:
-        scene = _render_surface(landscape, scale, cmap, contours, trajectory, relief)
+        scene = _render_surface(landscape, scale, cmap, contours, trajectory, relief, geometry)
     elif landscape.dims == 1:
-        scene = _render_curve(landscape, scale, cmap, relief)
+        scene = _render_curve(landscape, scale, cmap, relief, geometry)
     else:
         raise RenderError(f"only 1D and 2D landscapes can be drawn, this one has {landscape.dims} dims")
     scene.title = title if title is not None else _title(landscape, scale)
@@ -197,25 +207,25 @@ def _scalar_bar(title: str) -> dict[str, Any]:
 
 
 def _render_surface(landscape: Any, scale: Scale, cmap: str, contours: int, trajectory: bool,
-                    relief: float) -> Scene:
+                    relief: float, geometry: SurfaceGeometry | None) -> Scene:
     xs, ys = (np.asarray(a, dtype=float) for a in landscape.coords)
     extent = float(max(np.ptp(xs), np.ptp(ys))) or 1.0
     losses = np.where(landscape.done, landscape.losses, np.nan)
-    geometry = surface_geometry(losses, extent, scale, relief)
+    geometry = geometry or surface_geometry(losses, extent, scale, relief)
     surface = surface_mesh((xs, ys), losses, geometry)
     scene = Scene(background=BACKGROUND, metadata={"kind": "landscape", "scale": scale,
                                                      "height_factor": geometry.factor})
     colour_values = "loss" if scale == "linear" else "log10 loss"
     scene.add_mesh(surface, name="surface", scalars=colour_values, cmap=cmap, smooth_shading=True,
-                   specular=0.3, scalar_bar_args=_scalar_bar("loss" if scale == "linear" else "log10 loss"))
+                   specular=0.3, clim=geometry.clim, scalar_bar_args=_scalar_bar("loss" if scale == "linear" else "log10 loss"))
     levels = _contour_levels(surface, contours)
     if len(levels):
         lines = surface.contour(isosurfaces=levels, scalars="height")
         if lines.n_points:
             scene.add_mesh(_lifted(lines, 0.004 * extent), name="contours", color="white",
                            line_width=1.5, opacity=0.8)
-            scene.add_mesh(_floor(lines, geometry.floor), name="floor-contours", scalars="height",
-                           cmap=cmap, line_width=3, show_scalar_bar=False)
+            scene.add_mesh(_floor(lines, geometry.floor), name="floor-contours", scalars=colour_values,
+                           cmap=cmap, clim=geometry.clim, line_width=3, show_scalar_bar=False)
     plane = pv.Plane(center=(float(xs.mean()), float(ys.mean()), geometry.floor - 1e-3 * extent),
                      i_size=float(np.ptp(xs)), j_size=float(np.ptp(ys)))
     scene.add_mesh(plane, name="floor", color="#1c2130")
@@ -253,11 +263,12 @@ def _add_path(scene: Scene, landscape: Any, axes: tuple[np.ndarray, np.ndarray],
                            text_color="#ffd36b", shape_opacity=0.0, show_points=False)
 
 
-def _render_curve(landscape: Any, scale: Scale, cmap: str, relief: float) -> Scene:
+def _render_curve(landscape: Any, scale: Scale, cmap: str, relief: float,
+                  geometry: SurfaceGeometry | None) -> Scene:
     xs = np.asarray(landscape.coords[0], dtype=float)
     extent = float(np.ptp(xs)) or 1.0
     losses = np.where(landscape.done, landscape.losses, np.nan)
-    geometry = surface_geometry(losses, extent, scale, relief)
+    geometry = geometry or surface_geometry(losses, extent, scale, relief)
     z = geometry.height(losses)
     scene = Scene(background=BACKGROUND, metadata={"kind": "landscape-1d", "scale": scale})
     finite = np.isfinite(z)

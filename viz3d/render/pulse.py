@@ -47,21 +47,8 @@ NODE_ACTORS = ("layers", "ops", "neurons")
 EDGE_ACTORS = ("edges", "skips")
 
 #: Default look of the pulse (uniforms of ``shaders/pulse.glsl``; see :func:`pulse_rgba`).
-PULSE_UNIFORMS: dict[str, Any] = {
-    "pulseTime": 0.0,
-    "pulseWidth": 0.02,
-    "pulseDim": 0.25,
-    "pulseFlash": 0.65,
-    "pulseColor": (1.0, 0.97, 0.85),
-    "pulseAlphaFloor": 1.0,
-    "pulseAmbient": 0.25,
-    "pulseDiffuse": 0.75,
-}
+PULSE_UNIFORMS: dict[str, Any] = shaders.EFFECTS["pulse"]
 EDGE_PULSE_COLOR = (0.55, 0.92, 1.0)
-
-# the shader module checks an effect once with its EFFECTS defaults: register ours so the
-# check sees every uniform the effect uses declared
-shaders.EFFECTS.setdefault("pulse", dict(PULSE_UNIFORMS))
 
 
 def pulse_rgba(

@@ -456,6 +456,24 @@ class Scene:
             write_png(path, image)
         return image
 
+    def orbit_movie(self, path: str | os.PathLike, **kwargs: Any) -> Path:
+        """Write a seamless orbit MP4/GIF (see :func:`viz3d.render.movie.orbit_movie`)."""
+        from viz3d.render.movie import orbit_movie
+
+        return orbit_movie(self, path, **kwargs)
+
+    def flythrough_movie(self, path: str | os.PathLike, **kwargs: Any) -> Path:
+        """Fly along the forward path (see :func:`viz3d.render.movie.flythrough_movie`)."""
+        from viz3d.render.movie import flythrough_movie
+
+        return flythrough_movie(self, path, **kwargs)
+
+    def forward_pass_movie(self, path: str | os.PathLike, **kwargs: Any) -> Path:
+        """Animate a forward pass (see :func:`viz3d.render.movie.forward_pass_movie`)."""
+        from viz3d.render.movie import forward_pass_movie
+
+        return forward_pass_movie(self, path, **kwargs)
+
     def export_html(self, path: str | os.PathLike) -> Path:
         """Write one self-contained HTML file (vtk.js) that renders in a browser without Python.
 

@@ -39,6 +39,12 @@ log = logging.getLogger(__name__)
 EFFECTS: dict[str, dict[str, Any]] = {
     "glow": {"glowStrength": 1.6, "glowPower": 2.0},
     "depth_cue": {"fogNear": 10.0, "fogFar": 100.0, "fogColor": (1.0, 1.0, 1.0)},
+    # the forward-pass pulse (see viz3d.render.pulse); pulseTime moves every frame
+    "pulse": {
+        "pulseTime": 0.0, "pulseWidth": 0.02, "pulseDim": 0.25, "pulseFlash": 0.65,
+        "pulseColor": (1.0, 0.97, 0.85), "pulseAlphaFloor": 1.0, "pulseAmbient": 0.25,
+        "pulseDiffuse": 0.75,
+    },
 }
 
 _MARKER = re.compile(r"^//@@\s+(vertex|fragment|geometry)\s+(//VTK::\S+)\s*$", re.MULTILINE)

@@ -8,8 +8,11 @@ Trains both models, keeps a checkpoint per epoch, and saves to ``OUT_DIR`` (defa
 * ``{mlp,cnn}_interpolation.npz``  1D, initial -> trained weights, t in [-0.25, 1.25]
 * ``mlp_hessian.npz``           2D, top two Hessian eigenvectors
 
-The pictures and videos are made from these files by the rendering stage; this script
-only computes them. Run: ``python samples/landscape_digits.py [OUT_DIR] [--steps 31]``.
+It then draws each one to ``IMAGES`` (default ``samples/images``, the README's pictures:
+``landscape_{mlp,cnn}_{filter,trajectory,interpolation}.png``, ``landscape_mlp_hessian.png``) and
+films the MLP's surface morphing over its training checkpoints
+(``landscape_evolution.gif``, small enough for the README; ``--video out/evolution.mp4`` for a
+full-size one). Run: ``python samples/landscape_digits.py [OUT_DIR] [--steps 31]``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
-from viz3d.landscape import interpolate, landscape_from_trajectory, loss_landscape
+import viz3d
+from viz3d.landscape import Landscape, interpolate, landscape_from_trajectory, loss_landscape
 
 
 def build(kind: str) -> nn.Module:
@@ -67,15 +71,18 @@ def train(model: nn.Module, data, epochs: int) -> list[dict[str, torch.Tensor]]:
     return checkpoints
 
 
-def compute(out_dir: Path, steps: int, epochs: int) -> list[Path]:
-    """Train, compute every landscape, save them; returns the files written."""
+def compute(out_dir: Path, steps: int, epochs: int) -> tuple[list[Path], dict]:
+    """Train, compute every landscape, save them; returns the files written and, per model
+    kind, the trained model, its data and its checkpoints."""
     loss_fn = nn.CrossEntropyLoss()
     written = []
+    runs = {}
     for kind in ("mlp", "cnn"):
         torch.manual_seed(0)
         model, data = build(kind), digits(kind)
         initial = copy.deepcopy(model)
         checkpoints = train(model, data, epochs)
+        runs[kind] = (model, data, checkpoints)
         landscapes = {
             "filter": loss_landscape(model, loss_fn, data, steps=steps, span=1.0),
             "trajectory": landscape_from_trajectory(
@@ -97,7 +104,23 @@ def compute(out_dir: Path, steps: int, epochs: int) -> list[Path]:
                 f"{landscape.metadata['seconds']:.2f} s ({landscape.metadata['strategy']})"
             )
             written.append(path)
-    return written
+    return written, runs
+
+
+def draw(files: list[Path], runs: dict, images: Path, video: Path | None) -> None:
+    """The README's pictures from the saved files, and the evolution movie of the MLP."""
+    images.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        target = images / f"landscape_{path.stem}.png"
+        Landscape.load(path).render().screenshot(target)
+        print(f"wrote {target}")
+    model, data, checkpoints = runs["mlp"]
+    evolution = dict(loss_fn=nn.CrossEntropyLoss(), data=data, steps=21)
+    gif = viz3d.landscape_evolution_movie(images / "landscape_evolution.gif", model, checkpoints,
+                                          seconds=4, fps=6, window_size=(480, 270), **evolution)
+    print(f"wrote {gif}")
+    if video is not None:
+        print(f"wrote {viz3d.landscape_evolution_movie(video, model, checkpoints, **evolution)}")
 
 
 def main() -> None:
@@ -105,10 +128,13 @@ def main() -> None:
     parser.add_argument("out_dir", nargs="?", default="out", type=Path)
     parser.add_argument("--steps", type=int, default=31, help="grid points per axis")
     parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--images", type=Path, default=Path("samples/images"))
+    parser.add_argument("--video", type=Path, help="also write a full-size evolution movie (.mp4)")
     args = parser.parse_args()
     started = time.perf_counter()
-    files = compute(args.out_dir, args.steps, args.epochs)
+    files, runs = compute(args.out_dir, args.steps, args.epochs)
     print(f"{len(files)} landscapes in {time.perf_counter() - started:.1f} s under {args.out_dir}/")
+    draw(files, runs, args.images, args.video)
 
 
 if __name__ == "__main__":

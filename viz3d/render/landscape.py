@@ -243,7 +243,7 @@ def _render_surface(landscape: Any, scale: Scale, cmap: str, contours: int, traj
     centre = (float(xs.mean()), float(ys.mean()), 0.0)
     height = relief * extent
     # high enough to look into a bowl-shaped minimum rather than at the outside of its near wall
-    scene.set_camera((centre[0] - 1.4 * extent, centre[1] - 2.0 * extent, height + 2.2 * extent),
+    scene.set_camera((centre[0] - 1.05 * extent, centre[1] - 1.5 * extent, height + 1.65 * extent),
                      (centre[0], centre[1], 0.1 * height), (0, 0, 1))
     return scene
 

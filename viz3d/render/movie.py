@@ -194,6 +194,7 @@ class MovieWriter:
                 raise RenderError(f"no frames were written to {self.path}; nothing to save")
             if not self._temp.stat().st_size:
                 raise RenderError(f"ffmpeg wrote an empty file for {self.path}")
+            self._temp.chmod(0o644)  # mkstemp makes it private; a movie is meant to be shared
             os.replace(self._temp, self.path)
             self._temp = None
         except BaseException:

@@ -201,3 +201,21 @@ def test_html_renders_in_headless_chromium(graph, tmp_path):
     background = np.median(image.reshape(-1, 3), axis=0)
     assert (np.abs(image - background).sum(axis=2) > 40).mean() > 0.01
     assert _colours(image) > 50
+
+
+def test_exports_carry_the_colour_bar_as_a_gradient_mesh_not_2d_bars():
+    import torch
+
+    from viz3d.api import enhanced_3d_visualization
+    from viz3d.zoo import build_sample
+
+    scene = enhanced_3d_visualization(build_sample("cnn"), torch.randn(1, 1, 16, 16), show=False)
+    screen = scene.plotter(off_screen=True, window_size=(200, 100))
+    export = scene.plotter(off_screen=True, window_size=(200, 100), target="export")
+    try:
+        assert len(screen.scalar_bars) >= 1 and len(export.scalar_bars) == 0
+    finally:
+        screen.close()
+        export.close()
+    bar = next(a.mesh for a in scene.actors if a.name == "colorbar-3d")
+    assert len(np.unique(bar.point_data["value"])) > 10

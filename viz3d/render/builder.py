@@ -293,12 +293,12 @@ def _colorbar_mesh(coloring: colormod.NodeColors, lo: np.ndarray, hi: np.ndarray
     x0 = (lo[0] + hi[0]) / 2 - length / 2
     xs = np.linspace(x0, x0 + length, steps + 1)
     z0 = lo[2] - 2.5 * height
-    strip = pv.Plane(center=(0, 0, 0), direction=(0, -1, 0), i_size=1, j_size=1, i_resolution=steps, j_resolution=1)
+    strip = pv.Plane(center=(0, 0, 0), direction=(0, -1, 0), i_size=1, j_size=1, i_resolution=1, j_resolution=steps)
     strip.points[:, 0] = np.interp(strip.points[:, 0], [-0.5, 0.5], [xs[0], xs[-1]])
     strip.points[:, 2] = z0 + (strip.points[:, 2] + 0.5) * height
     strip.points[:, 1] = lo[1]
-    centers_x = strip.cell_centers().points[:, 0]
-    strip.cell_data["value"] = np.interp(centers_x, [xs[0], xs[-1]], list(coloring.clim))
+    # point data (not cell data): the export bakes point colours, which vtk.js draws as a gradient
+    strip.point_data["value"] = np.interp(strip.points[:, 0], [xs[0], xs[-1]], list(coloring.clim))
     return strip
 
 

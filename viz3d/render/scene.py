@@ -363,7 +363,10 @@ class Scene:
         for spec in self.actors:
             if spec.only not in (None, target):
                 continue
-            actor = pl.add_mesh(spec.mesh, name=spec.name, pickable=spec.pickable, **spec.kwargs)
+            # scalar bars are 2D actors: vtk.js draws them as overlapping raw text, so exports
+            # carry the colour-bar geometry the scene adds for them instead
+            kwargs = spec.kwargs if target == "screen" else {**spec.kwargs, "show_scalar_bar": False}
+            actor = pl.add_mesh(spec.mesh, name=spec.name, pickable=spec.pickable, **kwargs)
             if spec.shader and target == "screen":
                 apply_shader(actor, spec.shader)
         if target == "screen":

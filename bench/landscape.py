@@ -15,37 +15,20 @@ import time
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from viz3d.landscape import loss_landscape
+from viz3d.zoo import build_sample, digits
 
 
-def build(name: str) -> nn.Module:
+def build(kind: str) -> nn.Module:
     torch.manual_seed(0)
-    if name == "mlp":
-        return nn.Sequential(
-            nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10)
-        )
-    return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(32 * 2 * 2, 10),
-    )
+    return build_sample("mlp" if kind == "mlp" else "digits-cnn")
 
 
-def digits(name: str) -> tuple[torch.Tensor, torch.Tensor]:
-    bunch = load_digits()
-    x = torch.tensor(bunch.data / 16.0, dtype=torch.float32)
-    if name == "cnn":
-        x = x.view(-1, 1, 8, 8)
-    return x, torch.tensor(bunch.target)
+def data_for(kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    return digits(images=kind == "cnn")
 
 
 def forward_flops(model: nn.Module, x: torch.Tensor) -> int:
@@ -125,7 +108,7 @@ def main() -> None:
     )
     loss_fn = nn.CrossEntropyLoss()
     for name in args.models:
-        model, data = build(name), digits(name)
+        model, data = build(name), data_for(name)
         flops = forward_flops(model, data[0])
         print(
             f"\n{name}: {sum(p.numel() for p in model.parameters())} parameters, "

@@ -14,10 +14,10 @@ import argparse
 from pathlib import Path
 
 import torch
-from sklearn.datasets import load_digits
 from torch import nn
 
 import viz3d
+from viz3d.zoo import digits
 
 
 def sigmoid_mlp(depth: int = 20, width: int = 16, residual: bool = False) -> nn.Module:
@@ -35,10 +35,8 @@ def sigmoid_mlp(depth: int = 20, width: int = 16, residual: bool = False) -> nn.
     return Net()
 
 
-def digits_cnn() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
-    digits = load_digits()
-    images = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0
-    labels = torch.tensor(digits.target)
+def train_digits_cnn() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    images, labels = digits(images=True)
     model = nn.Sequential(
         nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10),
@@ -72,7 +70,7 @@ def main() -> None:
         if not residual:
             flow.plot(out / "gradients_chart.png")
 
-    model, images, labels = digits_cnn()
+    model, images, labels = train_digits_cnn()
     image, label = images[3], int(labels[3])
     cam = viz3d.grad_cam(model, image, target=label)
     print(f"Grad-CAM of class {label} at layer {cam.layer}")

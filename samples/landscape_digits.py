@@ -23,34 +23,20 @@ import time
 from pathlib import Path
 
 import torch
-from sklearn.datasets import load_digits
 from torch import nn
 
 import viz3d
 from viz3d.landscape import Landscape, interpolate, landscape_from_trajectory, loss_landscape
+from viz3d.zoo import build_sample, digits
 
 
 def build(kind: str) -> nn.Module:
-    if kind == "mlp":
-        return nn.Sequential(
-            nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10)
-        )
-    return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(32 * 2 * 2, 10),
-    )
+    torch.manual_seed(0)
+    return build_sample("mlp" if kind == "mlp" else "digits-cnn")
 
 
-def digits(kind: str) -> tuple[torch.Tensor, torch.Tensor]:
-    bunch = load_digits()
-    x = torch.tensor(bunch.data / 16.0, dtype=torch.float32)
-    return (x.view(-1, 1, 8, 8) if kind == "cnn" else x), torch.tensor(bunch.target)
+def data_for(kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    return digits(images=kind == "cnn")
 
 
 def train(model: nn.Module, data, epochs: int) -> list[dict[str, torch.Tensor]]:
@@ -79,7 +65,7 @@ def compute(out_dir: Path, steps: int, epochs: int) -> tuple[list[Path], dict]:
     runs = {}
     for kind in ("mlp", "cnn"):
         torch.manual_seed(0)
-        model, data = build(kind), digits(kind)
+        model, data = build(kind), data_for(kind)
         initial = copy.deepcopy(model)
         checkpoints = train(model, data, epochs)
         runs[kind] = (model, data, checkpoints)

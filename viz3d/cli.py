@@ -179,22 +179,14 @@ def _cmd_movie(args: argparse.Namespace) -> int:
     return 0
 
 
-def _digits(shape: tuple[int, ...] | None):
-    import torch
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    images = torch.tensor(digits.images, dtype=torch.float32) / 16.0
-    inputs = images.reshape(len(images), 64) if shape is None or len(shape) == 2 else images.unsqueeze(1)
-    return inputs, torch.tensor(digits.target)
-
-
 def _landscape_data(args: argparse.Namespace, shape: tuple[int, ...] | None):
     import numpy as np
     import torch
 
     if args.data == "digits":
-        return _digits(shape)
+        from viz3d.zoo import digits
+
+        return digits(images=shape is not None and len(shape) == 4)
     try:
         with np.load(args.data, allow_pickle=False) as arrays:
             return torch.as_tensor(arrays["inputs"]), torch.as_tensor(arrays["targets"])

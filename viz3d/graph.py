@@ -378,10 +378,10 @@ class LayerGraph:
             indent = "  " * len(a["scope"]) if a["kind"] in ("module", "op") else ""
             label = a["name"] + (f" x{a['repeat']}" if a["repeat"] > 1 else "")
             label += "  (failed)" if a["failed"] else ""
-            shape = _shape_text(a["out_shapes"])
+            shape = shape_text(a["out_shapes"])
             is_io = a["kind"] in ("input", "output")
             params = "-" if is_io or a["kind"] == "op" else f"{a['params']:,}"
-            flops = "-" if is_io else _human(a["flops"])
+            flops = "-" if is_io else human(a["flops"])
             rows.append((indent + label, a["type"], shape, params, flops))
         if max_rows is not None and len(rows) - 1 > max_rows:
             head, tail = max_rows // 2, max_rows - max_rows // 2
@@ -393,7 +393,7 @@ class LayerGraph:
         lines.insert(1, "-" * rule)
         lines.append("=" * rule)
         lines.append(f"Total params: {self.total_params:,} (trainable {self.trainable_params:,})")
-        lines.append(f"Total FLOPs: {_human(self.total_flops)}")
+        lines.append(f"Total FLOPs: {human(self.total_flops)}")
         if self.partial:
             lines.append(f"PARTIAL GRAPH: {self.error}")
         return "\n".join(lines)
@@ -501,7 +501,14 @@ def _repeat_runs(info: GraphInfo, min_repeat: int) -> list[list[str]]:
     return runs
 
 
-def _shape_text(shapes: Iterable[list[int]]) -> str:
+def shape_text(shapes: Iterable[list[int]]) -> str:
+    """The first two shapes as ``[1, 3], [1, 4] +2``; ``-`` for none.
+
+    Examples
+    --------
+    >>> shape_text([[1, 3], [2], [4], [5]])
+    '[1, 3], [2] +2'
+    """
     shapes = list(shapes)
     if not shapes:
         return "-"
@@ -509,8 +516,14 @@ def _shape_text(shapes: Iterable[list[int]]) -> str:
     return text + (f" +{len(shapes) - 2}" if len(shapes) > 2 else "")
 
 
-def _human(value: int) -> str:
-    """Format a count compactly: 12, 3.4K, 1.2M, 7.0G, 1.3T."""
+def human(value: float) -> str:
+    """Format a count compactly: 12, 3.4K, 1.2M, 7.0G, 1.3T.
+
+    Examples
+    --------
+    >>> human(1234567), human(12)
+    ('1.2M', '12')
+    """
     for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(value) >= scale:
             return f"{value / scale:.1f}{unit}"

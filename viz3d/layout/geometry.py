@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from viz3d.errors import GraphError
+from viz3d.graph import human
 
 Scale = Literal["cbrt", "log"]
 
@@ -125,21 +126,6 @@ def scale_legend(scale: Scale, reference: float, what: str = "params") -> str:
     """
     rule = "box volume ~ " + what + " (side ~ cube root)" if scale == "cbrt" else f"box side ~ log10(1 + {what})"
     return f"{rule}; largest = {human(reference)} {what}"
-
-
-def human(value: float) -> str:
-    """Format a count compactly: 12, 3.4K, 1.2M, 7.0G, 1.3T.
-
-    Examples
-    --------
-    >>> from viz3d.layout.geometry import human
-    >>> human(1234567)
-    '1.2M'
-    """
-    for unit, size in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(value) >= size:
-            return f"{value / size:.1f}{unit}"
-    return str(int(value))
 
 
 def _transform(scale: Scale):

@@ -25,6 +25,8 @@ from typing import Any
 
 from torch import nn
 
+from viz3d.graph import human
+
 PARTS = ("embeddings", "attention", "mlp", "norms", "head", "other")
 
 # name segments, checked in this order after the type-based rules (norms, embeddings)
@@ -111,7 +113,7 @@ class TransformerSummary:
         lines = [self.name, "-" * max(len(self.name), width + 18)]
         lines += [f"{label:<{width}}  {value:>14}" for label, value in rows]
         lines.append(
-            f"{'parameters':<{width}}  {self.total_params:>14,}  ({_human(self.total_params)})"
+            f"{'parameters':<{width}}  {self.total_params:>14,}  ({human(self.total_params)})"
         )
         if self.trainable_params != self.total_params:
             lines.append(f"{'trainable':<{width}}  {self.trainable_params:>14,}")
@@ -262,10 +264,3 @@ def _mlp_width(modules: dict[str, nn.Module]) -> int | None:
         if _part(n, m) == "mlp"
     ]
     return max(widths, default=0) or None
-
-
-def _human(count: int) -> str:
-    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if count >= size:
-            return f"{count / size:.1f}{unit}"
-    return str(count)

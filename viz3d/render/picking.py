@@ -15,6 +15,8 @@ from typing import Any
 import pyvista as pv
 from vtkmodules.vtkRenderingCore import vtkCellPicker
 
+from viz3d.graph import human, shape_text
+
 #: Minimum seconds between two hover picks.
 HOVER_INTERVAL = 0.08
 
@@ -74,11 +76,11 @@ def format_node_info(info: Mapping[str, Any]) -> str:
         head += f"  x{info['repeat']}"
     lines = [head]
     if info.get("in_shapes"):
-        lines.append(f"in: {_shapes(info['in_shapes'])}")
+        lines.append(f"in: {shape_text(info['in_shapes'])}")
     if info.get("out_shapes"):
-        lines.append(f"out: {_shapes(info['out_shapes'])}")
+        lines.append(f"out: {shape_text(info['out_shapes'])}")
     lines.append(f"params: {int(info.get('params', 0)):,}")
-    lines.append(f"FLOPs: {_human(int(info.get('flops', 0)))}")
+    lines.append(f"FLOPs: {human(int(info.get('flops', 0)))}")
     stats = info.get("stats")
     if stats:
         lines.append(
@@ -135,15 +137,3 @@ def _make_picker() -> vtkCellPicker:
     picker = vtkCellPicker()
     picker.SetTolerance(0.0005)
     return picker
-
-
-def _shapes(shapes: list[list[int]]) -> str:
-    text = ", ".join("[" + ", ".join(str(d) for d in s) + "]" for s in shapes[:2])
-    return text + (f" +{len(shapes) - 2}" if len(shapes) > 2 else "")
-
-
-def _human(value: int) -> str:
-    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:.1f}{unit}"
-    return str(value)

@@ -20,6 +20,7 @@ from torch import nn
 
 from viz3d.errors import SpecError
 from viz3d.zoo import language, vision
+from viz3d.zoo.data import digits
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Sample:
 SAMPLES: dict[str, Sample] = {
     "mlp": Sample(vision.mlp, (1, 64), "3-layer ReLU MLP for 8x8 digits"),
     "cnn": Sample(vision.SmallCNN, (1, 1, 28, 28), "two conv blocks + classifier"),
+    "digits-cnn": Sample(vision.digits_cnn, (1, 1, 8, 8), "two conv stages for 8x8 digits"),
     "resnet": Sample(vision.SmallResNet, (1, 3, 32, 32), "ResNet with 6 basic blocks and skips"),
     "unet": Sample(vision.SmallUNet, (1, 1, 64, 64), "3-level U-Net with concat skips"),
     "gpt2": Sample(language.gpt2, (1, 16), "tiny GPT-2 (2 blocks, 64 wide), HF transformers"),
@@ -45,6 +47,9 @@ SAMPLES: dict[str, Sample] = {
                           "GPT-2 medium shape (355M) on meta", device="meta"),
     "llama7b": Sample(language.llama7b, (1, 64), "LLaMA-7B shape (6.7B) on meta", device="meta"),
 }
+
+
+__all__ = ["SAMPLES", "Sample", "build_sample", "digits"]
 
 
 def build_sample(name: str, device: str | torch.device | None = None) -> nn.Module:

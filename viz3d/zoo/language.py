@@ -25,7 +25,8 @@ def gpt2(n_layer: int = 2, n_embd: int = 64, n_head: int = 4, vocab_size: int = 
     """
     tf = _transformers()
     config = tf.GPT2Config(n_layer=n_layer, n_embd=n_embd, n_head=n_head, vocab_size=vocab_size,
-                           n_positions=n_positions, attn_implementation="eager")
+                           n_positions=n_positions, attn_implementation="eager",
+                           bos_token_id=vocab_size - 1, eos_token_id=vocab_size - 1)
     return tf.GPT2LMHeadModel(config).eval()
 
 

@@ -17,6 +17,15 @@ def mlp(in_features: int = 64, hidden: tuple[int, ...] = (128, 64), classes: int
     return nn.Sequential(*layers)
 
 
+def digits_cnn(classes: int = 10) -> nn.Sequential:
+    """Two conv + pool stages and a linear classifier for 1x8x8 digits (6,090 parameters)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32 * 2 * 2, classes),
+    )
+
+
 class SmallCNN(nn.Module):
     """Two conv blocks and a classifier, for 1x28x28 (or any) images."""
 

@@ -206,14 +206,20 @@ def test_gradient_colouring_differs_between_plain_and_residual_pictures(batch):
     assert np.abs(a.astype(int) - b.astype(int)).mean() > 3
 
 
-def test_watcher_gradient_flow_renders_on_the_traced_architecture():
+def _watched_training(every: int, steps: int, lr: float):
+    """A 3-layer sigmoid MLP trained ``steps`` SGD steps on random data under a watcher."""
     model = _sigmoid_mlp(3)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    with viz3d.watch(model, every=2) as watcher:
-        for _ in range(4):
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    with viz3d.watch(model, every=every) as watcher:
+        for _ in range(steps):
             optimizer.zero_grad()
             _mse(model(torch.randn(8, 16)), torch.randn(8, 1)).backward()
             optimizer.step()
+    return watcher
+
+
+def test_watcher_gradient_flow_renders_on_the_traced_architecture():
+    watcher = _watched_training(every=2, steps=4, lr=0.1)
     scene = watcher.gradient_flow().render(show=False)
     image = scene.screenshot(window_size=SIZE)
     assert len(np.unique(image.reshape(-1, 3) // 8, axis=0)) > 50
@@ -252,13 +258,7 @@ def test_textured_planes_read_upright_from_the_front():
 def test_training_dynamics_video_has_one_held_frame_per_snapshot(tmp_path):
     import imageio.v3 as iio
 
-    model = _sigmoid_mlp(3)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
-    with viz3d.watch(model, every=3) as watcher:
-        for _ in range(9):
-            optimizer.zero_grad()
-            _mse(model(torch.randn(8, 16)), torch.randn(8, 1)).backward()
-            optimizer.step()
+    watcher = _watched_training(every=3, steps=9, lr=0.5)
     path = watcher.movie(tmp_path / "dynamics.mp4", seconds_per_snapshot=0.25, fps=8,
                          window_size=(160, 96), progress=False)
     frames = iio.imread(path)

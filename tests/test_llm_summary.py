@@ -10,6 +10,7 @@ from viz3d.llm import TransformerSummary, model_summary
 from viz3d.llm.summary import PARTS
 
 transformers = pytest.importorskip("transformers")
+from tests.llm_models import tiny_bert_config  # noqa: E402
 
 
 def _unique_params(model: nn.Module) -> int:
@@ -22,25 +23,8 @@ def _tiny_models() -> dict[str, nn.Module]:
         "gpt2": tf.GPT2LMHeadModel(
             tf.GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=120, n_positions=32)
         ),
-        "bert": tf.BertModel(
-            tf.BertConfig(
-                num_hidden_layers=2,
-                hidden_size=64,
-                num_attention_heads=4,
-                intermediate_size=128,
-                vocab_size=120,
-                max_position_embeddings=32,
-            )
-        ),
-        "bert-mlm": tf.BertForMaskedLM(
-            tf.BertConfig(
-                num_hidden_layers=2,
-                hidden_size=64,
-                num_attention_heads=4,
-                intermediate_size=128,
-                vocab_size=120,
-            )
-        ),
+        "bert": tf.BertModel(tiny_bert_config(120, max_position_embeddings=32)),
+        "bert-mlm": tf.BertForMaskedLM(tiny_bert_config(120)),
         "llama": tf.LlamaForCausalLM(
             tf.LlamaConfig(
                 hidden_size=64,

@@ -20,6 +20,7 @@ from viz3d.llm import (
 )
 
 transformers = pytest.importorskip("transformers")
+from tests.llm_models import tiny_bert_config  # noqa: E402
 tokenizers = pytest.importorskip("tokenizers")
 
 TEXT = "the quick brown fox jumps over the lazy dog"
@@ -58,15 +59,7 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             )
         ),
         "bert": transformers.BertForMaskedLM(
-            transformers.BertConfig(
-                num_hidden_layers=2,
-                hidden_size=64,
-                num_attention_heads=4,
-                intermediate_size=128,
-                vocab_size=vocab,
-                max_position_embeddings=32,
-                pad_token_id=1,
-            )
+            tiny_bert_config(vocab, max_position_embeddings=32, pad_token_id=1)
         ),
     }
     dirs = {}

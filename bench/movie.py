@@ -51,7 +51,9 @@ def _orbit(scene, path: Path, frames: int, size: tuple[int, int], workers: int) 
     from viz3d.render.movie import orbit_movie
 
     start = time.perf_counter()
-    orbit_movie(scene, path, seconds=frames / 30, fps=30, window_size=size, progress=False, workers=workers)
+    orbit_movie(
+        scene, path, seconds=frames / 30, fps=30, window_size=size, progress=False, workers=workers
+    )
     return (time.perf_counter() - start) / frames
 
 

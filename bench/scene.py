@@ -21,7 +21,15 @@ def _ladder(n: int):
 
     g = nx.DiGraph()
     for i in range(n):
-        g.add_node(i, kind="module", name=f"l{i}", type="Linear", params=100 + i % 7, order=i, out_shapes=[[1, 64]])
+        g.add_node(
+            i,
+            kind="module",
+            name=f"l{i}",
+            type="Linear",
+            params=100 + i % 7,
+            order=i,
+            out_shapes=[[1, 64]],
+        )
     g.add_edges_from((i, i + 1) for i in range(n - 1))
     g.add_edges_from((i, i + 3) for i in range(0, n - 3, 3))
     return LayerGraph(g, GraphInfo(model_name=f"ladder{n}"))
@@ -33,7 +41,9 @@ def bench_layout(n: int = 50_000) -> None:
     graph = _ladder(n)
     start = time.perf_counter()
     layout = compute_layout(graph)
-    print(f"layout {n}-node ladder: {time.perf_counter() - start:.2f} s ({int(layout.edge_skip.sum())} skip arcs)")
+    print(
+        f"layout {n}-node ladder: {time.perf_counter() - start:.2f} s ({int(layout.edge_skip.sum())} skip arcs)"
+    )
 
 
 def bench_gpt2_medium(frames: int = 36) -> None:
@@ -48,7 +58,9 @@ def bench_gpt2_medium(frames: int = 36) -> None:
         model = GPT2LMHeadModel(GPT2Config(n_layer=24, n_embd=1024, n_head=16))
     start = time.perf_counter()
     graph = viz3d.trace(model, input_shape=(1, 64))
-    print(f"trace gpt2-medium (meta): {time.perf_counter() - start:.2f} s, {len(graph)} op-level nodes")
+    print(
+        f"trace gpt2-medium (meta): {time.perf_counter() - start:.2f} s, {len(graph)} op-level nodes"
+    )
 
     start = time.perf_counter()
     scene = build_scene(compute_layout(graph))
@@ -56,8 +68,10 @@ def bench_gpt2_medium(frames: int = 36) -> None:
     plotter = scene.plotter(off_screen=True, window_size=(1280, 720), interactive=False)
     plotter.render()
     first = time.perf_counter() - start
-    print(f"layout + scene build: {built:.2f} s; + first 1280x720 frame: {first:.2f} s "
-          f"({len(scene.actors)} actors, {len(scene.node_info)} nodes)")
+    print(
+        f"layout + scene build: {built:.2f} s; + first 1280x720 frame: {first:.2f} s "
+        f"({len(scene.actors)} actors, {len(scene.node_info)} nodes)"
+    )
 
     camera = plotter.camera
     focal = np.array(camera.focal_point)
@@ -66,7 +80,9 @@ def bench_gpt2_medium(frames: int = 36) -> None:
     for k in range(frames):
         angle = 2 * np.pi * k / frames
         c, s = np.cos(angle), np.sin(angle)
-        camera.position = tuple(focal + [c * offset[0] - s * offset[1], s * offset[0] + c * offset[1], offset[2]])
+        camera.position = tuple(
+            focal + [c * offset[0] - s * offset[1], s * offset[0] + c * offset[1], offset[2]]
+        )
         plotter.renderer.ResetCameraClippingRange()
         # render the window itself: Plotter.render() skips frames it thinks are unchanged
         plotter.render_window.Render()

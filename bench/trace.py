@@ -74,7 +74,9 @@ def bench_gpt2(repeats: int) -> dict[str, float | str]:
     try:
         import torchlens
 
-        results["torchlens"] = _median_seconds(lambda: torchlens.trace(model, ids), max(1, repeats // 2))
+        results["torchlens"] = _median_seconds(
+            lambda: torchlens.trace(model, ids), max(1, repeats // 2)
+        )
     except Exception as exc:  # a competitor failing is a result, not a crash of the bench
         results["torchlens"] = f"failed: {type(exc).__name__}: {str(exc)[:100]}"
     try:
@@ -92,11 +94,18 @@ def bench_meta(tools: list[str]) -> list[dict]:
     rows = []
     for tool in tools:
         try:
-            done = subprocess.run([sys.executable, "-c", _META_SCRIPT, tool], capture_output=True,
-                                  text=True, timeout=600)
+            done = subprocess.run(
+                [sys.executable, "-c", _META_SCRIPT, tool],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             line = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
-            rows.append(json.loads(line) if line.startswith("{") else
-                        {"tool": tool, "ok": False, "detail": done.stderr.strip()[-200:]})
+            rows.append(
+                json.loads(line)
+                if line.startswith("{")
+                else {"tool": tool, "ok": False, "detail": done.stderr.strip()[-200:]}
+            )
         except subprocess.TimeoutExpired:
             rows.append({"tool": tool, "ok": False, "detail": "timed out after 600 s"})
     return rows
@@ -109,8 +118,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
 
-    print(f"GPT-2 small, random weights, 1x64 tokens, CPU ({torch.get_num_threads()} threads), "
-          f"median of {args.repeats}")
+    print(
+        f"GPT-2 small, random weights, 1x64 tokens, CPU ({torch.get_num_threads()} threads), "
+        f"median of {args.repeats}"
+    )
     gpt2 = bench_gpt2(args.repeats)
     base = gpt2["forward"]
     for tool, value in gpt2.items():
@@ -127,8 +138,10 @@ def main() -> None:
     print("LLaMA-7B shape (6.7B params) on meta, 1x64 tokens, fresh process per tool")
     for row in bench_meta(["viz3d", "torchview", "torchlens"]):
         if row["ok"]:
-            print(f"  {row['tool']:<10} {row['seconds']:6.2f} s  peak RSS {row['rss_mb']:7.0f} MB  "
-                  f"{row['detail']}")
+            print(
+                f"  {row['tool']:<10} {row['seconds']:6.2f} s  peak RSS {row['rss_mb']:7.0f} MB  "
+                f"{row['detail']}"
+            )
         else:
             print(f"  {row['tool']:<10} failed: {row['detail']}")
 

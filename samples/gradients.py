@@ -24,7 +24,9 @@ def sigmoid_mlp(depth: int = 20, width: int = 16, residual: bool = False) -> nn.
     class Net(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.blocks = nn.ModuleList(nn.Sequential(nn.Linear(width, width), nn.Sigmoid()) for _ in range(depth))
+            self.blocks = nn.ModuleList(
+                nn.Sequential(nn.Linear(width, width), nn.Sigmoid()) for _ in range(depth)
+            )
             self.head = nn.Linear(width, 1)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -38,14 +40,21 @@ def sigmoid_mlp(depth: int = 20, width: int = 16, residual: bool = False) -> nn.
 def train_digits_cnn() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
     images, labels = digits(images=True)
     model = nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10),
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(32, 10),
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(60):
         for start in range(0, 1500, 250):
             optimizer.zero_grad()
-            nn.functional.cross_entropy(model(images[start:start + 250]), labels[start:start + 250]).backward()
+            nn.functional.cross_entropy(
+                model(images[start : start + 250]), labels[start : start + 250]
+            ).backward()
             optimizer.step()
     accuracy = (model(images[1500:]).argmax(1) == labels[1500:]).float().mean().item()
     print(f"digits CNN test accuracy: {accuracy:.3f}")

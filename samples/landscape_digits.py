@@ -101,9 +101,16 @@ def draw(files: list[Path], runs: dict, images: Path, video: Path | None) -> Non
         Landscape.load(path).render().screenshot(target)
         print(f"wrote {target}")
     model, data, checkpoints = runs["mlp"]
-    evolution = dict(loss_fn=nn.CrossEntropyLoss(), data=data, steps=21)
-    gif = viz3d.landscape_evolution_movie(images / "landscape_evolution.gif", model, checkpoints,
-                                          seconds=4, fps=6, window_size=(480, 270), **evolution)
+    evolution = {"loss_fn": nn.CrossEntropyLoss(), "data": data, "steps": 21}
+    gif = viz3d.landscape_evolution_movie(
+        images / "landscape_evolution.gif",
+        model,
+        checkpoints,
+        seconds=4,
+        fps=6,
+        window_size=(480, 270),
+        **evolution,
+    )
     print(f"wrote {gif}")
     if video is not None:
         print(f"wrote {viz3d.landscape_evolution_movie(video, model, checkpoints, **evolution)}")

@@ -31,9 +31,15 @@ if __name__ == "__main__":
     scene = enhanced_3d_visualization(graph, show=False)
     OUT.mkdir(exist_ok=True)
     title = "A small ResNet, layer by layer"
-    orbit_movie(scene, OUT / "resnet_orbit.mp4", seconds=args.seconds, window_size=size, title=title)
-    flythrough_movie(scene, OUT / "resnet_flythrough.mp4", seconds=args.seconds * 1.5, window_size=size)
-    forward_pass_movie(scene, OUT / "resnet_forward_pass.mp4", seconds=args.seconds, window_size=size, title=title)
+    orbit_movie(
+        scene, OUT / "resnet_orbit.mp4", seconds=args.seconds, window_size=size, title=title
+    )
+    flythrough_movie(
+        scene, OUT / "resnet_flythrough.mp4", seconds=args.seconds * 1.5, window_size=size
+    )
+    forward_pass_movie(
+        scene, OUT / "resnet_forward_pass.mp4", seconds=args.seconds, window_size=size, title=title
+    )
     orbit_movie(scene, OUT / "resnet_orbit.gif", seconds=4, fps=15, window_size=(480, 270))
     for path in sorted(OUT.glob("resnet_*")):
         print(f"wrote {path} ({path.stat().st_size // 1024} KB)")

@@ -9,5 +9,11 @@ import transformers
 
 def tiny_bert_config(vocab_size: int, **extra: Any) -> transformers.BertConfig:
     """A 2-layer, 64-wide, 4-head BERT config."""
-    return transformers.BertConfig(num_hidden_layers=2, hidden_size=64, num_attention_heads=4,
-                                   intermediate_size=128, vocab_size=vocab_size, **extra)
+    return transformers.BertConfig(
+        num_hidden_layers=2,
+        hidden_size=64,
+        num_attention_heads=4,
+        intermediate_size=128,
+        vocab_size=vocab_size,
+        **extra,
+    )

@@ -46,7 +46,10 @@ def test_meta_model_falls_back_to_params_colouring():
 
 
 def test_big_graphs_are_collapsed_to_fit():
-    layers = [torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Tanh(), torch.nn.Linear(4, 4)) for _ in range(120)]
+    layers = [
+        torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Tanh(), torch.nn.Linear(4, 4))
+        for _ in range(120)
+    ]
     # distinct widths defeat folding, so only collapsing can shrink the graph
     graph = viz3d.trace(torch.nn.Sequential(*layers), torch.randn(1, 4))
     assert len(graph) >= MAX_AUTO_NODES

@@ -17,7 +17,9 @@ class ResidualSigmoid(nn.Module):
 
     def __init__(self, depth: int = 20, width: int = 16) -> None:
         super().__init__()
-        self.blocks = nn.ModuleList(nn.Sequential(nn.Linear(width, width), nn.Sigmoid()) for _ in range(depth))
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.Linear(width, width), nn.Sigmoid()) for _ in range(depth)
+        )
         self.head = nn.Linear(width, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -27,8 +29,10 @@ class ResidualSigmoid(nn.Module):
 
 
 def _sigmoid_mlp(depth: int = 20, width: int = 16) -> nn.Sequential:
-    return nn.Sequential(*[nn.Sequential(nn.Linear(width, width), nn.Sigmoid()) for _ in range(depth)],
-                         nn.Linear(width, 1))
+    return nn.Sequential(
+        *[nn.Sequential(nn.Linear(width, width), nn.Sigmoid()) for _ in range(depth)],
+        nn.Linear(width, 1),
+    )
 
 
 def _mse(output, target):
@@ -54,7 +58,7 @@ def test_residual_version_of_same_depth_does_not_vanish(batch):
     x, y = batch
     flow = viz3d.gradient_flow(ResidualSigmoid(), x, loss_fn=_mse, targets=y)
     assert flow.vanishing == [] and flow.exploding == []
-    assert list(flow.grad_norms)[0] == "blocks.0.0"
+    assert next(iter(flow.grad_norms)) == "blocks.0.0"
 
 
 def test_exploding_gradients_are_flagged():
@@ -79,7 +83,9 @@ def test_gradient_flow_leaves_model_grads_and_optimizer_untouched(batch):
     assert all(r > 0 for r in flow.update_ratios.values())
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
     assert all(torch.equal(g, p.grad) for g, p in zip(grads, model.parameters()))
-    assert torch.equal(opt_state["state"][0]["exp_avg"], optimizer.state_dict()["state"][0]["exp_avg"])
+    assert torch.equal(
+        opt_state["state"][0]["exp_avg"], optimizer.state_dict()["state"][0]["exp_avg"]
+    )
     assert model.training
 
 
@@ -87,7 +93,9 @@ def test_plot_draws_a_chart(tmp_path, batch):
     x, y = batch
     flow = viz3d.gradient_flow(_sigmoid_mlp(), x, loss_fn=_mse, targets=y)
     fig = flow.plot(tmp_path / "flow.png")
-    pixels = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(tmp_path / "flow.png").convert("RGB"))
+    pixels = np.asarray(
+        __import__("PIL.Image", fromlist=["Image"]).open(tmp_path / "flow.png").convert("RGB")
+    )
     assert len(fig.axes[0].lines) == 1 and pixels.std() > 10
 
 
@@ -139,7 +147,9 @@ class QuadrantCNN(nn.Module):
         with torch.no_grad():
             for k in range(4):
                 row, col = divmod(k, 2)
-                self.conv.weight[k, :, 0, 0] = torch.tensor([1.0, 1.0 if col else -1.0, 1.0 if row else -1.0])
+                self.conv.weight[k, :, 0, 0] = torch.tensor(
+                    [1.0, 1.0 if col else -1.0, 1.0 if row else -1.0]
+                )
                 self.conv.bias[k] = -1.0
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
@@ -155,17 +165,21 @@ def quadrant_cnn():
 
 
 def _quadrant_mass(heatmap: np.ndarray) -> list[float]:
-    return [float(heatmap[r:r + 8, c:c + 8].sum()) for r in (0, 8) for c in (0, 8)]
+    return [float(heatmap[r : r + 8, c : c + 8].sum()) for r in (0, 8) for c in (0, 8)]
 
 
 def test_grad_cam_moves_to_the_quadrant_of_the_target_class(quadrant_cnn):
     image = torch.full((1, 16, 16), 0.1)
-    image[0, 2:6, 2:6] = 1.0      # evidence for class 0 (top left)
+    image[0, 2:6, 2:6] = 1.0  # evidence for class 0 (top left)
     image[0, 10:14, 10:14] = 1.0  # evidence for class 3 (bottom right)
     cam0 = viz3d.grad_cam(quadrant_cnn, image, target=0)
     cam3 = viz3d.grad_cam(quadrant_cnn, image, target=3)
     assert cam0.layer == "conv"  # the last Conv2d by default
-    assert cam0.heatmap.shape == (16, 16) and cam0.heatmap.min() >= 0 and cam0.heatmap.max() == pytest.approx(1)
+    assert (
+        cam0.heatmap.shape == (16, 16)
+        and cam0.heatmap.min() >= 0
+        and cam0.heatmap.max() == pytest.approx(1)
+    )
     assert int(np.argmax(_quadrant_mass(cam0.heatmap))) == 0
     assert int(np.argmax(_quadrant_mass(cam3.heatmap))) == 3
     overlay = cam0.overlay()
@@ -201,7 +215,10 @@ def test_gradient_colouring_differs_between_plain_and_residual_pictures(batch):
     values = layers.mesh["value"]
     assert np.nanmax(values) - np.nanmin(values) > 10  # log10 norms span > 10 decades
     a, b = plain.screenshot(window_size=SIZE), residual.screenshot(window_size=SIZE)
-    cyan = lambda img: int(((img[..., 2] > 200) & (img[..., 1] > 170) & (img[..., 0] < 120)).sum())  # noqa: E731
+
+    def cyan(img):
+        return int(((img[..., 2] > 200) & (img[..., 1] > 170) & (img[..., 0] < 120)).sum())
+
     assert cyan(a) > cyan(b) + 100
     assert np.abs(a.astype(int) - b.astype(int)).mean() > 3
 
@@ -233,8 +250,14 @@ def test_grad_cam_view_places_input_heatmap_and_feature_maps(quadrant_cnn):
     assert {"cam-input", "cam-overlay", "cam-layer"} <= set(names)
     assert sum(n.startswith("cam-feature-") for n in names) == 4
     picture = scene.screenshot(window_size=SIZE)
-    other = viz3d.grad_cam(quadrant_cnn, image, target=3).render(show=False).screenshot(window_size=SIZE)
-    assert np.abs(picture.astype(int) - other.astype(int)).sum() > 0  # the overlay follows the target
+    other = (
+        viz3d.grad_cam(quadrant_cnn, image, target=3)
+        .render(show=False)
+        .screenshot(window_size=SIZE)
+    )
+    assert (
+        np.abs(picture.astype(int) - other.astype(int)).sum() > 0
+    )  # the overlay follows the target
 
 
 def test_textured_planes_read_upright_from_the_front():
@@ -259,8 +282,13 @@ def test_training_dynamics_video_has_one_held_frame_per_snapshot(tmp_path):
     import imageio.v3 as iio
 
     watcher = _watched_training(every=3, steps=9, lr=0.5)
-    path = watcher.movie(tmp_path / "dynamics.mp4", seconds_per_snapshot=0.25, fps=8,
-                         window_size=(160, 96), progress=False)
+    path = watcher.movie(
+        tmp_path / "dynamics.mp4",
+        seconds_per_snapshot=0.25,
+        fps=8,
+        window_size=(160, 96),
+        progress=False,
+    )
     frames = iio.imread(path)
     assert frames.shape == (3 * 2, 96, 160, 3)
     assert np.abs(frames[0].astype(int) - frames[1].astype(int)).mean() < 1  # held

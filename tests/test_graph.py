@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -29,8 +30,18 @@ def test_collapse_depth_zero_keeps_only_the_model_between_inputs_and_outputs(res
 def test_collapse_keeps_edges_between_groups_and_drops_inner_ones(resnet_graph):
     g = resnet_graph.collapse(1)
     names = [g.nodes[n]["name"] for n in g.nodes]
-    assert names == ["input", "stem", "layer1", "layer2", "layer3", "pool", "flatten", "fc", "output"]
-    chain = list(zip(names, names[1:]))
+    assert names == [
+        "input",
+        "stem",
+        "layer1",
+        "layer2",
+        "layer3",
+        "pool",
+        "flatten",
+        "fc",
+        "output",
+    ]
+    chain = list(itertools.pairwise(names))
     assert {(g.nodes[u]["name"], g.nodes[v]["name"]) for u, v in g.edges} == set(chain)
     assert g.nodes[g.node_ids("module")[2]]["out_shapes"] == [[1, 32, 16, 16]]
 
@@ -69,7 +80,10 @@ def test_json_round_trip_without_the_model(tmp_path, resnet_graph):
     assert again.to_dict() == json.loads(path.read_text())
     assert list(again.nodes) == list(resnet_graph.nodes)
     assert set(again.edges) == set(resnet_graph.edges)
-    assert again.total_params == resnet_graph.total_params and again.total_flops == resnet_graph.total_flops
+    assert (
+        again.total_params == resnet_graph.total_params
+        and again.total_flops == resnet_graph.total_flops
+    )
     assert again.collapse(1).summary() == resnet_graph.collapse(1).summary()
 
 

@@ -52,7 +52,10 @@ def test_layer_and_model_normalisation():
     torch.testing.assert_close(layer["0.weight"].norm(), theta["0.weight"].norm())
     (whole,) = random_directions(theta, 1, "model", seed=1)
     kept = [n for n, w in theta.items() if w.dim() > 1]
-    norm = lambda t: torch.sqrt(sum(t[n].pow(2).sum() for n in kept))
+
+    def norm(t):
+        return torch.sqrt(sum(t[n].pow(2).sum() for n in kept))
+
     torch.testing.assert_close(norm(whole), norm(theta))
 
 

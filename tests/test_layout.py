@@ -17,7 +17,9 @@ def _graph(nodes: list[tuple[str, dict]], edges: list[tuple[str, str]]) -> Layer
     for order, (node, attrs) in enumerate(nodes):
         g.add_node(node, order=order, name=node, **attrs)
     g.add_edges_from(edges)
-    return LayerGraph(g, GraphInfo(model_name="hand", total_params=sum(a.get("params", 0) for _, a in nodes)))
+    return LayerGraph(
+        g, GraphInfo(model_name="hand", total_params=sum(a.get("params", 0) for _, a in nodes))
+    )
 
 
 def _residual() -> LayerGraph:
@@ -31,14 +33,29 @@ def _residual() -> LayerGraph:
             ("add", {"kind": "op", "type": "add", "category": "arith"}),
             ("out", {"kind": "output", "type": "Output"}),
         ],
-        [("in", "fc1"), ("fc1", "relu"), ("relu", "fc2"), ("fc2", "add"), ("in", "add"), ("add", "out")],
+        [
+            ("in", "fc1"),
+            ("fc1", "relu"),
+            ("relu", "fc2"),
+            ("fc2", "add"),
+            ("in", "add"),
+            ("add", "out"),
+        ],
     )
 
 
 def _chain(n: int, ladder: bool = False) -> LayerGraph:
     g = nx.DiGraph()
     for i in range(n):
-        g.add_node(i, kind="module", name=f"l{i}", type="Linear", params=100 + i % 7, order=i, out_shapes=[[1, 64]])
+        g.add_node(
+            i,
+            kind="module",
+            name=f"l{i}",
+            type="Linear",
+            params=100 + i % 7,
+            order=i,
+            out_shapes=[[1, 64]],
+        )
     g.add_edges_from((i, i + 1) for i in range(n - 1))
     if ladder:  # a residual every 3 nodes
         g.add_edges_from((i, i + 3) for i in range(0, n - 3, 3))
@@ -67,7 +84,9 @@ def test_residual_skip_edge_arcs_off_the_main_line():
 
 
 def test_box_size_is_monotone_in_params_and_states_its_scale():
-    nodes = [(f"n{p}", {"kind": "module", "type": "Linear", "params": p}) for p in (10, 1000, 100_000)]
+    nodes = [
+        (f"n{p}", {"kind": "module", "type": "Linear", "params": p}) for p in (10, 1000, 100_000)
+    ]
     layout = compute_layout(_graph(nodes, [("n10", "n1000"), ("n1000", "n100000")]))
     volume = np.prod(layout.sizes, axis=1)
     assert volume[0] < volume[1] < volume[2]
@@ -85,21 +104,48 @@ def test_parameter_free_ops_are_small_spheres_and_discs():
 
 
 def test_neurons_are_capped_per_layer():
-    wide = _graph([("fc", {"kind": "module", "type": "Linear", "params": 10, "out_shapes": [[1, 5000]]})], [])
+    wide = _graph(
+        [("fc", {"kind": "module", "type": "Linear", "params": 10, "out_shapes": [[1, 5000]]})], []
+    )
     assert len(compute_layout(wide).neuron_points) == 256
     assert len(compute_layout(wide, neuron_cap=50).neuron_points) == 50
 
 
 def test_neuron_values_come_from_traced_stats():
-    stats = {"mean": 0.0, "std": 1.0, "absmax": 2.0, "neuron_count": 4, "neurons": [1.0, 2.0, 3.0, 4.0]}
-    g = _graph([("fc", {"kind": "module", "type": "Linear", "params": 10, "stats": stats, "out_shapes": [[1, 4]]})], [])
+    stats = {
+        "mean": 0.0,
+        "std": 1.0,
+        "absmax": 2.0,
+        "neuron_count": 4,
+        "neurons": [1.0, 2.0, 3.0, 4.0],
+    }
+    g = _graph(
+        [
+            (
+                "fc",
+                {
+                    "kind": "module",
+                    "type": "Linear",
+                    "params": 10,
+                    "stats": stats,
+                    "out_shapes": [[1, 4]],
+                },
+            )
+        ],
+        [],
+    )
     assert sorted(compute_layout(g).neuron_values) == [1.0, 2.0, 3.0, 4.0]
 
 
 def test_parallel_branches_sit_side_by_side():
     g = _graph(
-        [("x", {"kind": "input"}), ("q", {"kind": "module", "params": 5}), ("k", {"kind": "module", "params": 5}),
-         ("v", {"kind": "module", "params": 5}), ("o", {"kind": "op", "type": "cat"})],
+        [
+            ("x", {"kind": "input"}),
+            ("q", {"kind": "module", "params": 5}),
+            ("k", {"kind": "module", "params": 5}),
+            ("v", {"kind": "module", "params": 5}),
+            ("o", {"kind": "op", "type": "cat"}),
+        ],
         [("x", "q"), ("x", "k"), ("x", "v"), ("q", "o"), ("k", "o"), ("v", "o")],
     )
     layout = compute_layout(g)
@@ -121,7 +167,9 @@ def test_layout_round_trips_through_dict_and_npz(tmp_path):
     loaded = Layout.load(layout.save(tmp_path / "layout.npz"))
     assert loaded.node_ids == layout.node_ids
     np.testing.assert_array_equal(loaded.edge_skip, layout.edge_skip)
-    np.testing.assert_allclose(np.concatenate(loaded.edge_points), np.concatenate(layout.edge_points))
+    np.testing.assert_allclose(
+        np.concatenate(loaded.edge_points), np.concatenate(layout.edge_points)
+    )
 
 
 def test_folded_blocks_get_a_badge():

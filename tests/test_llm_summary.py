@@ -10,7 +10,7 @@ from viz3d.llm import TransformerSummary, model_summary
 from viz3d.llm.summary import PARTS
 
 transformers = pytest.importorskip("transformers")
-from tests.llm_models import tiny_bert_config  # noqa: E402
+from tests.llm_models import tiny_bert_config
 
 
 def _unique_params(model: nn.Module) -> int:

@@ -20,7 +20,8 @@ from viz3d.llm import (
 )
 
 transformers = pytest.importorskip("transformers")
-from tests.llm_models import tiny_bert_config  # noqa: E402
+from tests.llm_models import tiny_bert_config
+
 tokenizers = pytest.importorskip("tokenizers")
 
 TEXT = "the quick brown fox jumps over the lazy dog"
@@ -284,8 +285,28 @@ def test_llm_command_draws_attention_from_a_saved_directory(checkpoints, tmp_pat
     from viz3d.cli import main
 
     out = tmp_path / "attention.png"
-    assert main(["llm", "attention", str(checkpoints["gpt2"]), "--text", "the cat sat on the mat",
-                 "--layer", "1", "--head", "0", "-o", str(out), "--window-size", "320x180"]) == 0
-    assert _colourful(np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(out).convert("RGB")))
+    assert (
+        main(
+            [
+                "llm",
+                "attention",
+                str(checkpoints["gpt2"]),
+                "--text",
+                "the cat sat on the mat",
+                "--layer",
+                "1",
+                "--head",
+                "0",
+                "-o",
+                str(out),
+                "--window-size",
+                "320x180",
+            ]
+        )
+        == 0
+    )
+    assert _colourful(
+        np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(out).convert("RGB"))
+    )
     assert main(["llm", "summary", str(checkpoints["gpt2"])]) == 0
     assert "heads" in capsys.readouterr().out.lower()

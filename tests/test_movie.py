@@ -32,7 +32,11 @@ SIZE = (160, 120)
 def scene():
     torch.manual_seed(0)
     model = torch.nn.Sequential(
-        torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4)
+        torch.nn.Linear(8, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 4),
     )
     return enhanced_3d_visualization(model, input_shape=(2, 8), show=False)
 
@@ -51,14 +55,18 @@ def leftovers(folder: Path) -> list[str]:
 
 @pytest.mark.parametrize("ext", [".mp4", ".gif"])
 def test_orbit_has_the_asked_frame_count_and_size(scene, tmp_path, ext):
-    out = orbit_movie(scene, tmp_path / f"orbit{ext}", seconds=1, fps=8, window_size=SIZE, progress=False)
+    out = orbit_movie(
+        scene, tmp_path / f"orbit{ext}", seconds=1, fps=8, window_size=SIZE, progress=False
+    )
     frames = frames_of(out)
     assert frames.shape == (8, SIZE[1], SIZE[0], 3)
     assert leftovers(tmp_path) == []
 
 
 def test_orbit_frames_change_and_the_loop_is_seamless(scene, tmp_path):
-    frames = frames_of(orbit_movie(scene, tmp_path / "o.mp4", seconds=1, fps=12, window_size=SIZE, progress=False))
+    frames = frames_of(
+        orbit_movie(scene, tmp_path / "o.mp4", seconds=1, fps=12, window_size=SIZE, progress=False)
+    )
     steps = [mean_diff(frames[k], frames[k + 1]) for k in range(len(frames) - 1)]
     assert min(steps) > 0.1, "consecutive frames should differ: the camera moves every frame"
     wrap = mean_diff(frames[-1], frames[0])
@@ -67,7 +75,9 @@ def test_orbit_frames_change_and_the_loop_is_seamless(scene, tmp_path):
 
 
 def test_odd_size_is_rounded_to_even_for_h264(scene, tmp_path, caplog):
-    out = orbit_movie(scene, tmp_path / "odd.mp4", seconds=0.5, fps=6, window_size=(161, 121), progress=False)
+    out = orbit_movie(
+        scene, tmp_path / "odd.mp4", seconds=0.5, fps=6, window_size=(161, 121), progress=False
+    )
     assert frames_of(out).shape[1:3] == (120, 160)
     assert "even frame size" in caplog.text
 
@@ -78,8 +88,11 @@ def test_flythrough_moves_forward_and_names_layers(scene, tmp_path):
     assert np.all(np.diff(xs) > 0), "the camera travels from input to output"
     path = forward_path(scene)
     assert names[0] == path.names[0] and names[-1] == path.names[-1]
-    frames = frames_of(flythrough_movie(scene, tmp_path / "fly.mp4", seconds=1, fps=6, window_size=SIZE,
-                                       progress=False))
+    frames = frames_of(
+        flythrough_movie(
+            scene, tmp_path / "fly.mp4", seconds=1, fps=6, window_size=SIZE, progress=False
+        )
+    )
     assert frames.shape[0] == 6
     assert min(mean_diff(frames[k], frames[k + 1]) for k in range(5)) > 0.1
 
@@ -102,25 +115,57 @@ def _screen_points(scene, points: np.ndarray) -> list[tuple[int, int]]:
 
 @pytest.mark.parametrize("pulse", ["shader", "cpu"])
 def test_forward_pass_lights_layers_in_execution_order(scene, tmp_path, pulse):
-    out = forward_pass_movie(scene, tmp_path / "fp.mp4", seconds=2, fps=12, window_size=SIZE, pulse=pulse,
-                             show_layer=False, progress=False)
+    out = forward_pass_movie(
+        scene,
+        tmp_path / "fp.mp4",
+        seconds=2,
+        fps=12,
+        window_size=SIZE,
+        pulse=pulse,
+        show_layer=False,
+        progress=False,
+    )
     frames = frames_of(out)
     path = forward_path(scene)
-    layers = [j for j, n in enumerate(path.nodes) if scene.node_info[int(n)]["kind"] not in ("input", "output")]
+    layers = [
+        j
+        for j, n in enumerate(path.nodes)
+        if scene.node_info[int(n)]["kind"] not in ("input", "output")
+    ]
     peaks = []
     for row, col in _screen_points(scene, path.centers[layers]):
         brightness = frames[:, row - 1 : row + 2, col - 1 : col + 2].mean(axis=(1, 2, 3))
         assert brightness.max() - brightness.min() > 20, "each layer lights up at some point"
         peaks.append(int(np.argmax(brightness)))
     assert len(peaks) >= 4
-    assert peaks == sorted(peaks) and peaks[0] < peaks[-1], f"peak frames {peaks} follow execution order"
+    assert peaks == sorted(peaks) and peaks[0] < peaks[-1], (
+        f"peak frames {peaks} follow execution order"
+    )
 
 
 def test_shader_and_cpu_pulse_look_the_same(scene, tmp_path):
-    shader = frames_of(forward_pass_movie(scene, tmp_path / "s.mp4", seconds=1, fps=8, window_size=SIZE,
-                                          pulse="shader", progress=False))
-    cpu = frames_of(forward_pass_movie(scene, tmp_path / "c.mp4", seconds=1, fps=8, window_size=SIZE,
-                                       pulse="cpu", progress=False))
+    shader = frames_of(
+        forward_pass_movie(
+            scene,
+            tmp_path / "s.mp4",
+            seconds=1,
+            fps=8,
+            window_size=SIZE,
+            pulse="shader",
+            progress=False,
+        )
+    )
+    cpu = frames_of(
+        forward_pass_movie(
+            scene,
+            tmp_path / "c.mp4",
+            seconds=1,
+            fps=8,
+            window_size=SIZE,
+            pulse="cpu",
+            progress=False,
+        )
+    )
     assert mean_diff(shader, cpu) < 2.0
 
 
@@ -176,9 +221,20 @@ def test_writer_is_reusable_for_any_frames(tmp_path):
 
 
 def test_two_workers_write_the_same_movie(scene, tmp_path):
-    one = frames_of(orbit_movie(scene, tmp_path / "one.mp4", seconds=1, fps=6, window_size=SIZE, progress=False))
-    two = frames_of(orbit_movie(scene, tmp_path / "two.mp4", seconds=1, fps=6, window_size=SIZE, progress=False,
-                                workers=2))
+    one = frames_of(
+        orbit_movie(scene, tmp_path / "one.mp4", seconds=1, fps=6, window_size=SIZE, progress=False)
+    )
+    two = frames_of(
+        orbit_movie(
+            scene,
+            tmp_path / "two.mp4",
+            seconds=1,
+            fps=6,
+            window_size=SIZE,
+            progress=False,
+            workers=2,
+        )
+    )
     assert one.shape == two.shape
     assert mean_diff(one, two) < 1.0
     assert leftovers(tmp_path) == []

@@ -12,11 +12,11 @@ import torch
 
 pv = pytest.importorskip("pyvista")
 
-import viz3d  # noqa: E402
-from viz3d.api import enhanced_3d_visualization  # noqa: E402
-from viz3d.layout import compute_layout  # noqa: E402
-from viz3d.render import Scene, build_scene  # noqa: E402
-from viz3d.render.picking import format_node_info, pick_node  # noqa: E402
+import viz3d
+from viz3d.api import enhanced_3d_visualization
+from viz3d.layout import compute_layout
+from viz3d.render import Scene, build_scene
+from viz3d.render.picking import format_node_info, pick_node
 
 SIZE = (480, 270)
 
@@ -24,14 +24,20 @@ SIZE = (480, 270)
 class _Block(torch.nn.Module):
     def __init__(self, width: int) -> None:
         super().__init__()
-        self.fc1, self.act, self.fc2 = torch.nn.Linear(width, width), torch.nn.ReLU(), torch.nn.Linear(width, width)
+        self.fc1, self.act, self.fc2 = (
+            torch.nn.Linear(width, width),
+            torch.nn.ReLU(),
+            torch.nn.Linear(width, width),
+        )
 
     def forward(self, x):
         return x + self.fc2(self.act(self.fc1(x)))
 
 
 def _residual_model() -> torch.nn.Module:
-    return torch.nn.Sequential(torch.nn.Linear(16, 32), _Block(32), _Block(32), torch.nn.Linear(32, 4))
+    return torch.nn.Sequential(
+        torch.nn.Linear(16, 32), _Block(32), _Block(32), torch.nn.Linear(32, 4)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -78,14 +84,19 @@ def test_layers_are_few_merged_actors_with_node_ids(graph):
     names = [a.name for a in scene.actors]
     assert names.count("layers") == 1 and len(scene.actors) <= 12
     ids = np.unique(scene.actors[names.index("layers")].mesh.cell_data["node_id"])
-    assert len(ids) == sum(1 for n in graph.nodes if graph.nodes[n]["params"] > 0) + 2  # + input, output
+    assert (
+        len(ids) == sum(1 for n in graph.nodes if graph.nodes[n]["params"] > 0) + 2
+    )  # + input, output
 
 
 def test_collapse_depth_changes_the_nodes_on_screen(graph):
     def drawn(g):
         scene = build_scene(compute_layout(g))
-        return len(np.unique(np.concatenate(
-            [a.mesh.cell_data["node_id"] for a in scene.actors if a.pickable])))
+        return len(
+            np.unique(
+                np.concatenate([a.mesh.cell_data["node_id"] for a in scene.actors if a.pickable])
+            )
+        )
 
     assert drawn(graph.collapse(1)) < drawn(graph)
 
@@ -105,7 +116,9 @@ def test_hover_picks_the_layer_under_the_mouse(graph):
         pl.render()
         layers = next(a for a in scene.actors if a.name == "layers").mesh
         node = int(layers.cell_data["node_id"][0])
-        center = np.asarray(layers.extract_cells(np.flatnonzero(layers.cell_data["node_id"] == node)).center)
+        center = np.asarray(
+            layers.extract_cells(np.flatnonzero(layers.cell_data["node_id"] == node)).center
+        )
         pl.renderer.SetWorldPoint(*center, 1.0)
         pl.renderer.WorldToDisplay()
         x, y, _ = pl.renderer.GetDisplayPoint()
@@ -189,10 +202,21 @@ def test_html_renders_in_headless_chromium(graph, tmp_path):
     page = build_scene(compute_layout(graph)).export_html(tmp_path / "scene.html")
     shot = tmp_path / "browser.png"
     cmd = [
-        "chromium", "--headless", "--no-sandbox", "--use-gl=angle", "--use-angle=swiftshader",
-        "--enable-unsafe-swiftshader", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=640,400", "--virtual-time-budget=8000", f"--screenshot={shot}", page.as_uri(),
+        "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--use-gl=angle",
+        "--use-angle=swiftshader",
+        "--enable-unsafe-swiftshader",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=640,400",
+        "--virtual-time-budget=8000",
+        f"--screenshot={shot}",
+        page.as_uri(),
     ]
     subprocess.run(cmd, capture_output=True, timeout=120, env={**os.environ, "HOME": str(tmp_path)})
     import imageio.v3 as iio

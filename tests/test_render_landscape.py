@@ -21,7 +21,9 @@ def _bowl(nan_block: bool = False, path: bool = False) -> Landscape:
     if path:
         coords = np.array([[0.9, 0.8], [0.5, 0.4], [0.2, 0.1], [0.0, 0.0]])
         trajectory = Trajectory(coords, np.arange(4.0), np.array([0.7, 0.2]))
-    return Landscape((a, b), losses, np.ones_like(losses, bool), {"kind": "filter"}, None, trajectory)
+    return Landscape(
+        (a, b), losses, np.ones_like(losses, bool), {"kind": "filter"}, None, trajectory
+    )
 
 
 def _distinct_colours(image: np.ndarray) -> int:
@@ -38,7 +40,10 @@ def test_surface_picture_is_not_blank_and_shows_the_colour_map():
 def test_contour_lines_are_drawn_on_the_surface():
     with_lines = render_landscape(_bowl()).screenshot(window_size=SIZE)
     without = render_landscape(_bowl(), contours=0).screenshot(window_size=SIZE)
-    white = lambda img: int((img.min(axis=2) > 200).sum())  # noqa: E731
+
+    def white(img):
+        return int((img.min(axis=2) > 200).sum())
+
     assert white(with_lines) > white(without) + 300
 
 
@@ -62,7 +67,10 @@ def test_trajectory_tube_changes_the_picture():
     plain = render_landscape(_bowl()).screenshot(window_size=SIZE)
     with_path = render_landscape(_bowl(path=True))
     assert "trajectory" in [a.name for a in with_path.actors]
-    orange = lambda img: int(((img[..., 0] > 200) & (img[..., 1] > 120) & (img[..., 2] < 80)).sum())  # noqa: E731
+
+    def orange(img):
+        return int(((img[..., 0] > 200) & (img[..., 1] > 120) & (img[..., 2] < 80)).sum())
+
     assert orange(with_path.screenshot(window_size=SIZE)) > orange(plain) + 50
 
 

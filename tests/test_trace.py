@@ -34,7 +34,11 @@ def test_residual_block_has_skip_edge_from_input_to_add(residual_block=None):
     graph = viz3d.trace(tm.ResidualBlock(), torch.randn(2, 8))
     assert _names(graph) == ["input", "fc1", "act", "fc2", "add", "output"]
     assert _edges(graph) == {
-        ("input", "fc1"), ("fc1", "act"), ("act", "fc2"), ("fc2", "add"), ("input", "add"),
+        ("input", "fc1"),
+        ("fc1", "act"),
+        ("act", "fc2"),
+        ("fc2", "add"),
+        ("input", "add"),
         ("add", "output"),
     }
 
@@ -55,7 +59,9 @@ def test_unet_concat_merges_encoder_skip_and_upsampled_path():
 
 def test_module_called_three_times_is_one_module_with_three_calls():
     graph = viz3d.trace(tm.SharedLayer(), torch.randn(1, 4))
-    calls = [graph.nodes[n]["call"] for n in graph.node_ids("module") if graph.nodes[n]["name"] == "fc"]
+    calls = [
+        graph.nodes[n]["call"] for n in graph.node_ids("module") if graph.nodes[n]["name"] == "fc"
+    ]
     assert calls == [0, 1, 2]
     assert graph.modules["fc"]["calls"] == 3
     assert graph.total_params == 20  # counted once, not three times
@@ -80,7 +86,9 @@ def test_dict_and_tuple_outputs_become_named_output_nodes():
 def test_inplace_ops_chain_through_the_same_tensor():
     graph = viz3d.trace(tm.InPlace(), torch.randn(2, 4))
     assert _names(graph) == ["input", "fc", "add_", "setitem", "relu", "output"]
-    assert {("fc", "add_"), ("add_", "setitem"), ("setitem", "relu"), ("relu", "output")} <= _edges(graph)
+    assert {("fc", "add_"), ("add_", "setitem"), ("setitem", "relu"), ("relu", "output")} <= _edges(
+        graph
+    )
 
 
 def test_lstm_is_one_node_with_its_tuple_outputs():
@@ -154,8 +162,11 @@ def test_params_and_flops_match_reference_on_resnet():
 
 def test_resnet_projection_block_has_two_paths_into_add():
     graph = viz3d.trace(build_sample("resnet"), torch.randn(1, 3, 32, 32))
-    add = next(n for n in graph.nodes if graph.nodes[n]["name"] == "add"
-               and graph.nodes[n]["module"] == "layer2.0")
+    add = next(
+        n
+        for n in graph.nodes
+        if graph.nodes[n]["name"] == "add" and graph.nodes[n]["module"] == "layer2.0"
+    )
     sources = sorted(graph.nodes[p]["name"] for p in graph.to_networkx().predecessors(add))
     assert sources == ["layer2.0.bn2", "layer2.0.shortcut.1"]
 
@@ -175,7 +186,9 @@ def test_activation_statistics_follow_the_activation():
 
 
 def test_neuron_sample_is_capped_and_uses_channels_for_conv():
-    graph = viz3d.trace(nn.Sequential(nn.Conv2d(3, 600, 1)), torch.randn(1, 3, 4, 4), neuron_samples=64)
+    graph = viz3d.trace(
+        nn.Sequential(nn.Conv2d(3, 600, 1)), torch.randn(1, 3, 4, 4), neuron_samples=64
+    )
     stats = graph.nodes[graph.node_ids("module")[0]]["stats"]
     assert stats["neuron_dim"] == 1 and stats["neuron_count"] == 600 and len(stats["neurons"]) == 64
 

@@ -71,7 +71,7 @@ class Recurrent(nn.Module):
         self.head = nn.Linear(12, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, (h, c) = self.lstm(x)
+        out, (_h, _c) = self.lstm(x)
         return self.head(out[:, -1])
 
 

@@ -170,6 +170,15 @@ def landscape_evolution_movie(
     from viz3d.landscape.evolution import landscape_evolution
     from viz3d.render.landscape_movie import evolution_movie
 
-    landscapes = landscape_evolution(model, checkpoints, loss_fn, data, steps=steps, span=span, progress=progress)
-    return evolution_movie(landscapes, path, seconds=seconds, fps=fps, window_size=window_size,
-                           scale=scale, progress=progress)
+    landscapes = landscape_evolution(
+        model, checkpoints, loss_fn, data, steps=steps, span=span, progress=progress
+    )
+    return evolution_movie(
+        landscapes,
+        path,
+        seconds=seconds,
+        fps=fps,
+        window_size=window_size,
+        scale=scale,
+        progress=progress,
+    )

@@ -327,7 +327,9 @@ class LayerGraph:
         if run:
             last_name = split_call_key(calls[-1])[0].rsplit(".", 1)[-1]
             name = f"{qualname}..{last_name}"
-            params = sum(self.info.modules.get(split_call_key(c)[0], {}).get("params", 0) for c in run)
+            params = sum(
+                self.info.modules.get(split_call_key(c)[0], {}).get("params", 0) for c in run
+            )
         else:
             name, params = qualname, module.get("params", 0)
         return {

@@ -111,7 +111,9 @@ def _build_hf_arch(name: str, overrides: dict[str, Any]) -> nn.Module:
         raise SpecError(f"unknown Hugging Face architecture {name!r}: {exc}") from exc
 
 
-def resolve_spec(spec: str, *, device: str | None = None, config: str | None = None) -> ResolvedModel:
+def resolve_spec(
+    spec: str, *, device: str | None = None, config: str | None = None
+) -> ResolvedModel:
     """Build the model a spec names (see the module docstring).
 
     Examples

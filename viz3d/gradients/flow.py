@@ -42,7 +42,9 @@ def flag_layers(grad_norms: dict[str, float]) -> tuple[list[str], list[str]]:
     if not (math.isfinite(last) and last > 0):
         return [], [n for n, v in grad_norms.items() if not math.isfinite(v)]
     vanishing = [n for n, v in grad_norms.items() if v < VANISH_RATIO * last]
-    exploding = [n for n, v in grad_norms.items() if not math.isfinite(v) or v > EXPLODE_RATIO * last]
+    exploding = [
+        n for n, v in grad_norms.items() if not math.isfinite(v) or v > EXPLODE_RATIO * last
+    ]
     return vanishing, exploding
 
 
@@ -78,9 +80,14 @@ class GradientFlow:
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-ready)."""
         return {
-            "grad_norms": self.grad_norms, "weight_norms": self.weight_norms,
-            "update_ratios": self.update_ratios, "history": self.history, "steps": self.steps,
-            "rule": self.rule, "vanishing": self.vanishing, "exploding": self.exploding,
+            "grad_norms": self.grad_norms,
+            "weight_norms": self.weight_norms,
+            "update_ratios": self.update_ratios,
+            "history": self.history,
+            "steps": self.steps,
+            "rule": self.rule,
+            "vanishing": self.vanishing,
+            "exploding": self.exploding,
             "model_name": self.model_name,
         }
 
@@ -91,14 +98,18 @@ class GradientFlow:
         :class:`viz3d.Scene` (``show=False`` only returns it).
         """
         if self.graph is None:
-            raise InputError("this GradientFlow has no traced graph to draw on: build it with "
-                             "viz3d.gradient_flow(model, inputs, ...) or Watcher.gradient_flow()")
+            raise InputError(
+                "this GradientFlow has no traced graph to draw on: build it with "
+                "viz3d.gradient_flow(model, inputs, ...) or Watcher.gradient_flow()"
+            )
         from viz3d.api import choose_view
         from viz3d.layout import compute_layout
         from viz3d.render.gradients import render_gradient_flow
 
         layout = compute_layout(choose_view(self.graph, depth=depth, fold=False))
-        scene = render_gradient_flow(layout, self.grad_norms, vanishing=self.vanishing, exploding=self.exploding)
+        scene = render_gradient_flow(
+            layout, self.grad_norms, vanishing=self.vanishing, exploding=self.exploding
+        )
         if show:
             scene.show()
         return scene
@@ -118,10 +129,20 @@ class GradientFlow:
         names = list(self.grad_norms)
         values = [max(v, 1e-30) for v in self.grad_norms.values()]
         ax.plot(range(len(names)), values, marker="o", color="#1f77b4", label="gradient norm")
-        for flagged, colour, label in ((self.vanishing, "#d62728", "vanishing"), (self.exploding, "#ff7f0e", "exploding")):
+        for flagged, colour, label in (
+            (self.vanishing, "#d62728", "vanishing"),
+            (self.exploding, "#ff7f0e", "exploding"),
+        ):
             idx = [names.index(n) for n in flagged]
             if idx:
-                ax.scatter(idx, [values[i] for i in idx], s=80, facecolors="none", edgecolors=colour, label=label)
+                ax.scatter(
+                    idx,
+                    [values[i] for i in idx],
+                    s=80,
+                    facecolors="none",
+                    edgecolors=colour,
+                    label=label,
+                )
         ax.set_yscale("log")
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
@@ -137,8 +158,10 @@ class GradientFlow:
 def _loss(loss_fn: Callable[..., torch.Tensor], output: Any, targets: Any) -> torch.Tensor:
     loss = loss_fn(output) if targets is None else loss_fn(output, targets)
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-        raise InputError(f"loss_fn must return a scalar tensor, got {type(loss).__name__}"
-                         f"{'' if not isinstance(loss, torch.Tensor) else ' of shape ' + str(list(loss.shape))}")
+        raise InputError(
+            f"loss_fn must return a scalar tensor, got {type(loss).__name__}"
+            f"{'' if not isinstance(loss, torch.Tensor) else ' of shape ' + str(list(loss.shape))}"
+        )
     return loss.reshape(())
 
 
@@ -179,7 +202,9 @@ def gradient_flow(
         raise InputError(f"steps must be at least 1, got {steps}")
     layers = parametric_layers(model)
     if not layers:
-        raise InputError(f"{type(model).__name__} has no trainable parameters: there are no gradients to show")
+        raise InputError(
+            f"{type(model).__name__} has no trainable parameters: there are no gradients to show"
+        )
     params = [p for p in model.parameters() if p.requires_grad]
     saved_grads = [None if p.grad is None else p.grad.clone() for p in params]
     # parameters and buffers: a train-mode forward updates BatchNorm running statistics
@@ -193,7 +218,10 @@ def gradient_flow(
         for step in range(steps):
             for p in params:
                 p.grad = None
-            run = lambda: _loss(loss_fn, _call(model, inputs), targets).backward()  # noqa: E731
+
+            def run():
+                return _loss(loss_fn, _call(model, inputs), targets).backward()
+
             if step == 0:
                 order = execution_order(model, layers, run)
             else:
@@ -207,7 +235,8 @@ def gradient_flow(
                 module = layers[name]
                 delta = sum(
                     float((p.detach().double() - before[id(p)].double()).pow(2).sum())
-                    for p in module.parameters(recurse=False) if p.requires_grad
+                    for p in module.parameters(recurse=False)
+                    if p.requires_grad
                 )
                 update_ratios[name] = math.sqrt(delta) / max(weight_norms[name], 1e-30)
     finally:
@@ -221,5 +250,12 @@ def gradient_flow(
     grad_norms = {name: sum(h[name] for h in history) / len(history) for name in order}
     from viz3d.trace import trace
 
-    return GradientFlow(grad_norms, weight_norms, update_ratios, history, list(range(steps)),
-                        model_name=type(model).__name__, graph=trace(model, inputs))
+    return GradientFlow(
+        grad_norms,
+        weight_norms,
+        update_ratios,
+        history,
+        list(range(steps)),
+        model_name=type(model).__name__,
+        graph=trace(model, inputs),
+    )

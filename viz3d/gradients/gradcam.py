@@ -44,12 +44,20 @@ class GradCAM:
         """A 3D view: the architecture with the input, this overlay and the layer's feature maps
         as textured planes beside it (returns the :class:`viz3d.Scene`)."""
         if self.graph is None:
-            raise InputError("this GradCAM has no traced graph: build it with viz3d.grad_cam(model, image, ...)")
+            raise InputError(
+                "this GradCAM has no traced graph: build it with viz3d.grad_cam(model, image, ...)"
+            )
         from viz3d.layout import compute_layout
         from viz3d.render.gradients import render_grad_cam
 
-        scene = render_grad_cam(compute_layout(self.graph), self.image, self.overlay(), self.features,
-                                layer=self.layer, target=self.target)
+        scene = render_grad_cam(
+            compute_layout(self.graph),
+            self.image,
+            self.overlay(),
+            self.features,
+            layer=self.layer,
+            target=self.target,
+        )
         if show:
             scene.show()
         return scene
@@ -112,8 +120,10 @@ def grad_cam(
 
     def keep(mod: nn.Module, args: Any, output: torch.Tensor) -> None:
         if not isinstance(output, torch.Tensor) or output.dim() != 4:
-            raise InputError(f"Grad-CAM layer {name!r} must output N x C x h x w, got "
-                             f"{type(output).__name__}{list(getattr(output, 'shape', []))}")
+            raise InputError(
+                f"Grad-CAM layer {name!r} must output N x C x h x w, got "
+                f"{type(output).__name__}{list(getattr(output, 'shape', []))}"
+            )
         captured["features"] = output
 
     training = [(m, m.training) for m in model.modules()]
@@ -127,7 +137,9 @@ def grad_cam(
                 score, label = target(output), getattr(target, "__name__", "custom")
             else:
                 if not 0 <= target < output.shape[-1]:
-                    raise InputError(f"target {target} is outside the model's {output.shape[-1]} outputs")
+                    raise InputError(
+                        f"target {target} is outside the model's {output.shape[-1]} outputs"
+                    )
                 score, label = output.reshape(-1, output.shape[-1])[0, target], target
             features = captured["features"]
             (gradient,) = torch.autograd.grad(score, features)
@@ -147,7 +159,12 @@ def grad_cam(
     keep_channels = min(16, features.shape[1])
     order = weights[0, :, 0, 0].abs().argsort(descending=True)[:keep_channels]
     return GradCAM(
-        heatmap=heatmap, image=_display_image(image[0]), target=label, layer=name,
-        score=float(score.detach()), features=features[0, order].detach().cpu().numpy(),
-        channel_weights=weights[0, order, 0, 0].detach().cpu().numpy(), graph=trace(model, image),
+        heatmap=heatmap,
+        image=_display_image(image[0]),
+        target=label,
+        layer=name,
+        score=float(score.detach()),
+        features=features[0, order].detach().cpu().numpy(),
+        channel_weights=weights[0, order, 0, 0].detach().cpu().numpy(),
+        graph=trace(model, image),
     )

@@ -17,7 +17,9 @@ def parametric_layers(model: nn.Module) -> dict[str, nn.Module]:
     }
 
 
-def execution_order(model: nn.Module, layers: dict[str, nn.Module], run: Callable[[], object]) -> list[str]:
+def execution_order(
+    model: nn.Module, layers: dict[str, nn.Module], run: Callable[[], object]
+) -> list[str]:
     """Layer names in the order their modules first ran during ``run()``.
 
     Layers that never ran keep their registration order, after the ones that did.

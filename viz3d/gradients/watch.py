@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import torch
 from torch import nn
@@ -66,10 +66,10 @@ class Watcher:
                 if p.requires_grad:
                     self._handles.append(p.register_hook(self._grad_hook(name)))
 
-    def __enter__(self) -> Watcher:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -88,7 +88,9 @@ class Watcher:
             self._current = Snapshot(self._step)
             self._grad_sq = {}
             if self._inputs is None:  # one batch, kept to trace the architecture for pictures
-                self._inputs = kwargs if kwargs and not args else (args[0] if len(args) == 1 else tuple(args))
+                self._inputs = (
+                    kwargs if kwargs and not args else (args[0] if len(args) == 1 else tuple(args))
+                )
 
     def _finish(self) -> None:
         if self._current is None:
@@ -101,23 +103,43 @@ class Watcher:
 
     def _activation_hook(self, name: str):
         def hook(module: nn.Module, args: Any, output: Any) -> None:
-            if self._current is None or not isinstance(output, torch.Tensor) or not output.is_floating_point():
+            if (
+                self._current is None
+                or not isinstance(output, torch.Tensor)
+                or not output.is_floating_point()
+            ):
                 return
             with torch.no_grad():
                 x = output.detach().float()
-                self._current.activations.setdefault(name, {
-                    "mean": float(x.mean()), "std": float(x.std(correction=0)), "absmax": float(x.abs().max()),
-                })
+                self._current.activations.setdefault(
+                    name,
+                    {
+                        "mean": float(x.mean()),
+                        "std": float(x.std(correction=0)),
+                        "absmax": float(x.abs().max()),
+                    },
+                )
+
         return hook
 
     def _grad_hook(self, name: str):
         def hook(grad: torch.Tensor) -> None:
             if self._current is not None:
-                self._grad_sq[name] = self._grad_sq.get(name, 0.0) + float(grad.detach().double().pow(2).sum())
+                self._grad_sq[name] = self._grad_sq.get(name, 0.0) + float(
+                    grad.detach().double().pow(2).sum()
+                )
+
         return hook
 
-    def movie(self, path: str, *, seconds_per_snapshot: float = 0.5, fps: int = 12,
-              window_size: tuple[int, int] = (1280, 720), progress: bool = True) -> Any:
+    def movie(
+        self,
+        path: str,
+        *,
+        seconds_per_snapshot: float = 0.5,
+        fps: int = 12,
+        window_size: tuple[int, int] = (1280, 720),
+        progress: bool = True,
+    ) -> Any:
         """A training-dynamics video: the 3D architecture recoloured by gradient norm at every
         snapshot (see :func:`viz3d.render.gradients.gradient_dynamics_movie`)."""
         from viz3d.api import choose_view
@@ -126,9 +148,16 @@ class Watcher:
 
         flow = self.gradient_flow()
         layout = compute_layout(choose_view(flow.graph, fold=False))
-        return gradient_dynamics_movie(layout, flow.history, flow.steps, path,
-                                       seconds_per_snapshot=seconds_per_snapshot, fps=fps,
-                                       window_size=window_size, progress=progress)
+        return gradient_dynamics_movie(
+            layout,
+            flow.history,
+            flow.steps,
+            path,
+            seconds_per_snapshot=seconds_per_snapshot,
+            fps=fps,
+            window_size=window_size,
+            progress=progress,
+        )
 
     def gradient_flow(self) -> GradientFlow:
         """The snapshots as a :class:`GradientFlow`: ``grad_norms`` of the latest one, ``history``
@@ -136,13 +165,21 @@ class Watcher:
         self._finish()
         done = [s for s in self.snapshots if s.grad_norms]
         if not done:
-            raise InputError("no snapshot has gradients yet: run at least one backward pass on a watched step")
+            raise InputError(
+                "no snapshot has gradients yet: run at least one backward pass on a watched step"
+            )
         last = done[-1]
         from viz3d.trace import trace
 
-        return GradientFlow(dict(last.grad_norms), dict(last.weight_norms), None,
-                            [s.grad_norms for s in done], [s.step for s in done],
-                            model_name=type(self.model).__name__, graph=trace(self.model, self._inputs))
+        return GradientFlow(
+            dict(last.grad_norms),
+            dict(last.weight_norms),
+            None,
+            [s.grad_norms for s in done],
+            [s.step for s in done],
+            model_name=type(self.model).__name__,
+            graph=trace(self.model, self._inputs),
+        )
 
 
 def watch(model: nn.Module, every: int = 1, *, activations: bool = True) -> Watcher:

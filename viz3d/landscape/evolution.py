@@ -53,18 +53,33 @@ def landscape_evolution(
     theta_final = parameters_of(model)
     reference = {**dict(model.named_buffers()), **theta_final}
     states = [_state(ck, reference, theta_final, k) for k, ck in enumerate(checkpoints)]
-    directions, coords, ratio = pca_directions(theta_final, [{n: s[n] for n in theta_final} for s in states], 2)
+    directions, coords, ratio = pca_directions(
+        theta_final, [{n: s[n] for n in theta_final} for s in states], 2
+    )
     if span is None:
         span = float(np.abs(coords).max() * (1.0 + margin)) or 1.0
     replica = copy.deepcopy(model)
     landscapes = []
-    for k, state in enumerate(tqdm(states, desc="checkpoints", disable=not progress)):
+    for _k, state in enumerate(tqdm(states, desc="checkpoints", disable=not progress)):
         replica.load_state_dict(state, strict=False)
-        landscapes.append(loss_landscape(replica, loss_fn, data, dims=2, steps=steps, span=span,
-                                         directions=directions, progress=False))
+        landscapes.append(
+            loss_landscape(
+                replica,
+                loss_fn,
+                data,
+                dims=2,
+                steps=steps,
+                span=span,
+                directions=directions,
+                progress=False,
+            )
+        )
     losses = np.array([ls.center_loss for ls in landscapes])
     return [
-        dataclasses.replace(ls, trajectory=Trajectory(coords - coords[k], losses, ratio),
-                            directions={**ls.directions, "kind": "pca", "checkpoint": k})
+        dataclasses.replace(
+            ls,
+            trajectory=Trajectory(coords - coords[k], losses, ratio),
+            directions={**ls.directions, "kind": "pca", "checkpoint": k},
+        )
         for k, ls in enumerate(landscapes)
     ]

@@ -39,7 +39,20 @@ OP_SIZE = 0.45
 
 KINDS = ("box", "sphere", "disc", "slab-stack")
 
-_MERGE_OPS = {"add", "sub", "mul", "div", "cat", "stack", "matmul", "bmm", "mm", "einsum", "baddbmm", "addmm"}
+_MERGE_OPS = {
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "cat",
+    "stack",
+    "matmul",
+    "bmm",
+    "mm",
+    "einsum",
+    "baddbmm",
+    "addmm",
+}
 _MERGE_CATEGORIES = {"arith", "matmul"}
 
 
@@ -67,7 +80,9 @@ def shape_kind(attrs: Mapping[str, Any]) -> str:
     return "disc"
 
 
-def scaled_side(values: np.ndarray, *, scale: Scale = "cbrt", reference: float | None = None) -> np.ndarray:
+def scaled_side(
+    values: np.ndarray, *, scale: Scale = "cbrt", reference: float | None = None
+) -> np.ndarray:
     """Side lengths for counts ``values`` on ``scale``, the largest (or ``reference``) -> MAX_SIDE.
 
     Parameters
@@ -93,7 +108,9 @@ def scaled_side(values: np.ndarray, *, scale: Scale = "cbrt", reference: float |
     """
     values = np.maximum(np.asarray(values, dtype=float), 0.0)
     transform = _transform(scale)
-    top = transform(float(reference if reference is not None else (values.max() if values.size else 0.0)))
+    top = transform(
+        float(reference if reference is not None else (values.max() if values.size else 0.0))
+    )
     if top <= 0:
         return np.full(values.shape, MIN_SIDE)
     return np.clip(MAX_SIDE * transform(values) / top, MIN_SIDE, MAX_SIDE)
@@ -124,7 +141,11 @@ def scale_legend(scale: Scale, reference: float, what: str = "params") -> str:
     >>> scale_legend("cbrt", 2.4e6)
     'box volume ~ params (side ~ cube root); largest = 2.4M params'
     """
-    rule = "box volume ~ " + what + " (side ~ cube root)" if scale == "cbrt" else f"box side ~ log10(1 + {what})"
+    rule = (
+        "box volume ~ " + what + " (side ~ cube root)"
+        if scale == "cbrt"
+        else f"box side ~ log10(1 + {what})"
+    )
     return f"{rule}; largest = {human(reference)} {what}"
 
 

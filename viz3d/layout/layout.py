@@ -9,6 +9,7 @@ step and a sparse table for the "how tall is everything under this arc" queries.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from dataclasses import dataclass, field
@@ -38,8 +39,19 @@ ARC_POINTS = 24
 SizeBy = Literal["params", "flops"]
 
 # node facts copied into the layout for labels and hover (JSON values only)
-_FACTS = ("name", "type", "kind", "module", "params", "flops", "in_shapes", "out_shapes", "repeat", "members",
-          "failed")
+_FACTS = (
+    "name",
+    "type",
+    "kind",
+    "module",
+    "params",
+    "flops",
+    "in_shapes",
+    "out_shapes",
+    "repeat",
+    "members",
+    "failed",
+)
 
 
 @dataclass
@@ -156,7 +168,9 @@ class Layout:
         if data.get("format") != FORMAT:
             raise GraphError(f"not a viz3d Layout (format={data.get('format')!r})")
         if data.get("version", 0) > FORMAT_VERSION:
-            raise GraphError(f"Layout version {data['version']} is newer than this viz3d; upgrade viz3d")
+            raise GraphError(
+                f"Layout version {data['version']} is newer than this viz3d; upgrade viz3d"
+            )
         return cls(
             node_ids=list(data["node_ids"]),
             nodes=list(data["nodes"]),
@@ -189,8 +203,15 @@ class Layout:
         path = Path(path)
         offsets = np.cumsum([0] + [len(p) for p in self.edge_points])
         flat = np.concatenate(self.edge_points) if self.edge_points else np.empty((0, 3))
-        meta = {"format": FORMAT, "version": FORMAT_VERSION, "node_ids": self.node_ids, "nodes": self.nodes,
-                "glyphs": self.glyphs, "badges": self.badges, "info": self.info}
+        meta = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "node_ids": self.node_ids,
+            "nodes": self.nodes,
+            "glyphs": self.glyphs,
+            "badges": self.badges,
+            "info": self.info,
+        }
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as fh:
             np.savez_compressed(
@@ -220,16 +241,28 @@ class Layout:
             raise GraphError(f"cannot read Layout from {path}: {exc}") from exc
         meta = json.loads(str(arrays.pop("meta")))
         offsets, flat = arrays.pop("edge_offsets"), arrays.pop("edge_flat")
-        data = {**meta, **{k: v for k, v in arrays.items()}}
-        data["edge_points"] = [flat[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+        data = {**meta, **dict(arrays.items())}
+        data["edge_points"] = [flat[a:b] for a, b in itertools.pairwise(offsets)]
         return cls.from_dict(data)
 
     @classmethod
     def empty(cls) -> Layout:
         """A layout with no nodes."""
-        return cls([], [], np.empty((0, 3)), np.empty((0, 3)), [], np.empty(0, int), np.empty(0),
-                   np.empty((0, 2), int), [], np.empty(0, bool), np.empty((0, 3)), np.empty(0),
-                   np.empty(0, int))
+        return cls(
+            [],
+            [],
+            np.empty((0, 3)),
+            np.empty((0, 3)),
+            [],
+            np.empty(0, int),
+            np.empty(0),
+            np.empty((0, 2), int),
+            [],
+            np.empty(0, bool),
+            np.empty((0, 3)),
+            np.empty(0),
+            np.empty(0, int),
+        )
 
 
 def compute_layout(
@@ -312,7 +345,11 @@ def compute_layout(
         owner.append(np.full(len(p), i))
 
     badges = [
-        {"node": i, "text": f"x{a['repeat']}", "position": (positions[i] + [0, 0, sizes[i][2] / 2 + 0.45]).tolist()}
+        {
+            "node": i,
+            "text": f"x{a['repeat']}",
+            "position": (positions[i] + [0, 0, sizes[i][2] / 2 + 0.45]).tolist(),
+        }
         for i, a in enumerate(attrs)
         if a.get("repeat", 1) > 1
     ]
@@ -324,7 +361,9 @@ def compute_layout(
         sizes=sizes,
         glyphs=glyphs,
         layers=layers,
-        values=np.array([np.nan if io else _magnitude(a.get("stats")) for a, io in zip(attrs, io_nodes)]),
+        values=np.array(
+            [np.nan if io else _magnitude(a.get("stats")) for a, io in zip(attrs, io_nodes)]
+        ),
         edge_index=edge_index,
         edge_points=edge_points,
         edge_skip=edge_skip,

@@ -94,7 +94,11 @@ def neuron_grid(
         # on the -x face of each slice (towards the default camera), where no slice hides them
         xs = _slice_x(center, size, slices) - size[0] * SLICE_FILL / SLICES / 2 - 0.02
         points = np.concatenate(
-            [_face_grid(min(per, m - s * per), xs[s], center, size) for s in range(slices) if s * per < m]
+            [
+                _face_grid(min(per, m - s * per), xs[s], center, size)
+                for s in range(slices)
+                if s * per < m
+            ]
         )
     else:
         points = _face_grid(m, center[0] - size[0] / 2 - 0.02, center, size)
@@ -128,7 +132,11 @@ def _face_grid(m: int, x: float, center: np.ndarray, size: np.ndarray) -> np.nda
     zs = 0.5 - (np.arange(rows) + 0.5) / rows
     gy, gz = np.meshgrid(ys, zs)
     pts = np.column_stack(
-        [np.full(gy.size, x), center[1] + inset * size[1] * gy.ravel(), center[2] + inset * size[2] * gz.ravel()]
+        [
+            np.full(gy.size, x),
+            center[1] + inset * size[1] * gy.ravel(),
+            center[2] + inset * size[2] * gz.ravel(),
+        ]
     )
     return pts[:m]
 

@@ -5,7 +5,14 @@ then drives the window, screenshots, movies and the HTML/glTF/VTK exports.
 """
 
 from viz3d.render.builder import build_scene
-from viz3d.render.scene import ActorSpec, Camera, PointLabelSpec, Scene, TextSpec, default_off_screen
+from viz3d.render.scene import (
+    ActorSpec,
+    Camera,
+    PointLabelSpec,
+    Scene,
+    TextSpec,
+    default_off_screen,
+)
 
 __all__ = [
     "ActorSpec",

@@ -92,7 +92,12 @@ def build_scene(
     info = layout.info
     heading = title if title is not None else _title(info)
     node_info = {i: _hover_facts(node, i, layout) for i, node in enumerate(layout.nodes)}
-    scene = Scene(title=heading, background=background, node_info=node_info, metadata=_metadata(layout, color_by))
+    scene = Scene(
+        title=heading,
+        background=background,
+        node_info=node_info,
+        metadata=_metadata(layout, color_by),
+    )
     if not len(layout):
         scene.add_text(heading + "\n(empty graph)", color=FOREGROUND, name="title")
         return scene
@@ -119,9 +124,19 @@ def _add_glyphs(scene: Scene, layout: Layout, coloring: colormod.NodeColors) -> 
     box = np.flatnonzero(glyphs == "box")
     stack = np.flatnonzero(glyphs == "slab-stack")
     # a conv layer is SLICES thin slices filling its box: channels stacked along the data flow
-    slab_centers = np.concatenate(
-        [np.column_stack([slice_centers(layout.positions[i], layout.sizes[i])] + [np.full(SLICES, layout.positions[i][k]) for k in (1, 2)]) for i in stack]
-    ) if len(stack) else np.empty((0, 3))
+    slab_centers = (
+        np.concatenate(
+            [
+                np.column_stack(
+                    [slice_centers(layout.positions[i], layout.sizes[i])]
+                    + [np.full(SLICES, layout.positions[i][k]) for k in (1, 2)]
+                )
+                for i in stack
+            ]
+        )
+        if len(stack)
+        else np.empty((0, 3))
+    )
     slab_sizes = np.repeat(layout.sizes[stack] * [SLICE_FILL / SLICES, 1, 1], SLICES, axis=0)
     slab_ids = np.repeat(stack, SLICES)
     centers = np.concatenate([layout.positions[box], slab_centers])
@@ -137,30 +152,54 @@ def _add_glyphs(scene: Scene, layout: Layout, coloring: colormod.NodeColors) -> 
         if len(sel):
             parts.append(
                 meshes.template_glyphs(
-                    template, layout.positions[sel], layout.sizes[sel], sel, {k: v[sel] for k, v in arrays.items()}
+                    template,
+                    layout.positions[sel],
+                    layout.sizes[sel],
+                    sel,
+                    {k: v[sel] for k, v in arrays.items()},
                 )
             )
     op_mesh = pv.merge(parts) if len(parts) > 1 else (parts[0] if parts else pv.PolyData())
     if op_mesh.n_cells:
-        scene.add_mesh(op_mesh, name="ops", pickable=True, smooth_shading=True, **{**style, "show_scalar_bar": False}, **_SOLID)
+        scene.add_mesh(
+            op_mesh,
+            name="ops",
+            pickable=True,
+            smooth_shading=True,
+            **{**style, "show_scalar_bar": False},
+            **_SOLID,
+        )
 
 
 def _add_edges(scene: Scene, layout: Layout) -> None:
     plain = [p for p, s in zip(layout.edge_points, layout.edge_skip) if not s]
     arcs = [p for p, s in zip(layout.edge_points, layout.edge_skip) if s]
     if plain:
-        scene.add_mesh(meshes.polylines(plain), name="edges", color=EDGE_COLOR, line_width=2, opacity=0.85)
+        scene.add_mesh(
+            meshes.polylines(plain), name="edges", color=EDGE_COLOR, line_width=2, opacity=0.85
+        )
     if arcs:
-        scene.add_mesh(meshes.polylines(arcs), name="skips", color=SKIP_COLOR, line_width=3.5, render_lines_as_tubes=True)
+        scene.add_mesh(
+            meshes.polylines(arcs),
+            name="skips",
+            color=SKIP_COLOR,
+            line_width=3.5,
+            render_lines_as_tubes=True,
+        )
 
 
 def _add_neurons(scene: Scene, layout: Layout, glow: bool) -> None:
     if not len(layout.neuron_points):
         return
     values = layout.neuron_values
-    cloud = meshes.points(layout.neuron_points, {"activation": values, "node_id": layout.neuron_owner})
+    cloud = meshes.points(
+        layout.neuron_points, {"activation": values, "node_id": layout.neuron_owner}
+    )
     traced = bool(np.isfinite(values).any())
-    kwargs: dict[str, Any] = {"render_points_as_spheres": True, "point_size": _neuron_pixels(layout)}
+    kwargs: dict[str, Any] = {
+        "render_points_as_spheres": True,
+        "point_size": _neuron_pixels(layout),
+    }
     if traced:
         kwargs.update(
             scalars="activation",
@@ -187,12 +226,19 @@ def fit_camera(scene: Scene, lo: np.ndarray, hi: np.ndarray) -> None:
     right = np.cross(-direction, up)
     right /= np.linalg.norm(right)
     cam_up = np.cross(right, -direction)
-    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]) - center
+    corners = (
+        np.array(
+            [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
+        )
+        - center
+    )
     tan_v = np.tan(np.radians(15))
     tan_h = tan_v * WINDOW_SIZE[0] / WINDOW_SIZE[1]
     # camera distance D must satisfy |q.right| <= tan_h (D - q.dir) for every corner q (same for up)
     along = corners @ direction
-    need = np.maximum(np.abs(corners @ right) / (0.86 * tan_h), np.abs(corners @ cam_up) / (0.80 * tan_v))
+    need = np.maximum(
+        np.abs(corners @ right) / (0.86 * tan_h), np.abs(corners @ cam_up) / (0.80 * tan_v)
+    )
     distance = max(float(np.max(along + need)), 2.0)
     scene.set_camera(center + direction * distance, center, tuple(up))
 
@@ -205,23 +251,46 @@ def _add_legends(scene: Scene, layout: Layout, coloring: colormod.NodeColors, he
         legend.append("orange arcs: skip connections")
     if coloring.legend:
         legend += [f"  {name}" for name in list(coloring.legend)[:12]]
-    scene.add_text("\n".join(legend), position="lower_left", font_size=9, color=FOREGROUND, name="legend")
+    scene.add_text(
+        "\n".join(legend), position="lower_left", font_size=9, color=FOREGROUND, name="legend"
+    )
 
     lo, hi = layout.bounds
     height = max(0.35, 0.025 * float(np.ptp([lo[0], hi[0]])) ** 0.8)
     title_anchor = np.array([[(lo[0] + hi[0]) / 2, lo[1], hi[2] + 1.5 * height]])
-    scene.add_mesh(labelmod.text3d([heading.splitlines()[0]], title_anchor, height=1.3 * height),
-                   name="title-3d", only="export", color=FOREGROUND)
+    scene.add_mesh(
+        labelmod.text3d([heading.splitlines()[0]], title_anchor, height=1.3 * height),
+        name="title-3d",
+        only="export",
+        color=FOREGROUND,
+    )
     if coloring.values is not None:
         bar = _colorbar_mesh(coloring, lo, hi, height)
-        scene.add_mesh(bar, name="colorbar-3d", only="export", scalars="value", cmap=coloring.cmap,
-                       clim=coloring.clim, show_scalar_bar=False, lighting=False)
+        scene.add_mesh(
+            bar,
+            name="colorbar-3d",
+            only="export",
+            scalars="value",
+            cmap=coloring.cmap,
+            clim=coloring.clim,
+            show_scalar_bar=False,
+            lighting=False,
+        )
         lo_text, hi_text = (f"{v:.3g}" for v in coloring.clim)
         bx0, bx1, _, _, bz0, bz1 = bar.bounds
-        ticks = np.array([[bx0, lo[1], bz1 + 0.2 * height], [bx1, lo[1], bz1 + 0.2 * height],
-                          [(bx0 + bx1) / 2, lo[1], bz0 - 1.3 * height]])
-        scene.add_mesh(labelmod.text3d([lo_text, hi_text, coloring.title], ticks, height=0.8 * height),
-                       name="colorbar-text-3d", only="export", color=FOREGROUND)
+        ticks = np.array(
+            [
+                [bx0, lo[1], bz1 + 0.2 * height],
+                [bx1, lo[1], bz1 + 0.2 * height],
+                [(bx0 + bx1) / 2, lo[1], bz0 - 1.3 * height],
+            ]
+        )
+        scene.add_mesh(
+            labelmod.text3d([lo_text, hi_text, coloring.title], ticks, height=0.8 * height),
+            name="colorbar-text-3d",
+            only="export",
+            color=FOREGROUND,
+        )
 
 
 def _add_labels(scene: Scene, layout: Layout, max_labels: int) -> None:
@@ -232,20 +301,46 @@ def _add_labels(scene: Scene, layout: Layout, max_labels: int) -> None:
         )
         texts = [labelmod.label_text(layout.nodes[i]) for i in chosen]
         scene.add_point_labels(
-            tops, texts, name="layer-labels", font_size=11, text_color=FOREGROUND, shape=None,
-            show_points=False, always_visible=True, justification_horizontal="center",
+            tops,
+            texts,
+            name="layer-labels",
+            font_size=11,
+            text_color=FOREGROUND,
+            shape=None,
+            show_points=False,
+            always_visible=True,
+            justification_horizontal="center",
         )
         lo, hi = layout.bounds
         height = max(0.22, 0.012 * float(hi[0] - lo[0]) ** 0.8)
-        scene.add_mesh(labelmod.text3d(texts, tops, height=height), name="labels-3d", only="export", color=FOREGROUND)
+        scene.add_mesh(
+            labelmod.text3d(texts, tops, height=height),
+            name="labels-3d",
+            only="export",
+            color=FOREGROUND,
+        )
     if layout.badges:
         where = np.array([b["position"] for b in layout.badges])
         texts = [b["text"] for b in layout.badges]
         scene.add_point_labels(
-            where, texts, name="badges", font_size=16, bold=True, text_color="#ffd166", shape="rounded_rect",
-            shape_color="#2a3142", shape_opacity=0.9, show_points=False, always_visible=True,
+            where,
+            texts,
+            name="badges",
+            font_size=16,
+            bold=True,
+            text_color="#ffd166",
+            shape="rounded_rect",
+            shape_color="#2a3142",
+            shape_opacity=0.9,
+            show_points=False,
+            always_visible=True,
         )
-        scene.add_mesh(labelmod.text3d(texts, where, height=0.6), name="badges-3d", only="export", color="#ffd166")
+        scene.add_mesh(
+            labelmod.text3d(texts, where, height=0.6),
+            name="badges-3d",
+            only="export",
+            color="#ffd166",
+        )
 
 
 # ----------------------------------------------------------------- helpers
@@ -286,14 +381,23 @@ def _bar_args(title: str, position_y: float) -> dict[str, Any]:
     }
 
 
-def _colorbar_mesh(coloring: colormod.NodeColors, lo: np.ndarray, hi: np.ndarray, height: float) -> pv.PolyData:
+def _colorbar_mesh(
+    coloring: colormod.NodeColors, lo: np.ndarray, hi: np.ndarray, height: float
+) -> pv.PolyData:
     """A horizontal strip under the model's front edge, its cells running through the colour range."""
     steps = 32
     length = min(12.0 * height * 2, float(hi[0] - lo[0]) * 0.5 + 2)
     x0 = (lo[0] + hi[0]) / 2 - length / 2
     xs = np.linspace(x0, x0 + length, steps + 1)
     z0 = lo[2] - 2.5 * height
-    strip = pv.Plane(center=(0, 0, 0), direction=(0, -1, 0), i_size=1, j_size=1, i_resolution=1, j_resolution=steps)
+    strip = pv.Plane(
+        center=(0, 0, 0),
+        direction=(0, -1, 0),
+        i_size=1,
+        j_size=1,
+        i_resolution=1,
+        j_resolution=steps,
+    )
     strip.points[:, 0] = np.interp(strip.points[:, 0], [-0.5, 0.5], [xs[0], xs[-1]])
     strip.points[:, 2] = z0 + (strip.points[:, 2] + 0.5) * height
     strip.points[:, 1] = lo[1]

@@ -139,7 +139,9 @@ def orbit_cameras(
     azimuths = start + 2 * np.pi * turns * np.arange(n_frames) / max(n_frames, 1)
     # the radius must fit the scene from every azimuth the circle passes (sampled densely)
     probe = start + np.linspace(0.0, 2 * np.pi * min(turns, 1.0), 73)
-    radius = max(_fit_distance(lo, hi, center, _direction(a, elev), view_angle, aspect) for a in probe)
+    radius = max(
+        _fit_distance(lo, hi, center, _direction(a, elev), view_angle, aspect) for a in probe
+    )
     return [_camera(center + radius * _direction(a, elev), center, view_angle) for a in azimuths]
 
 
@@ -239,7 +241,10 @@ def flythrough_cameras(
 def _camera(eye: np.ndarray, focus: np.ndarray, view_angle: float) -> Camera:
     """A z-up camera with plain float coordinates (they end up in JSON and reprs)."""
     return Camera(
-        tuple(float(v) for v in eye), tuple(float(v) for v in focus), (0.0, 0.0, 1.0), float(view_angle)
+        tuple(float(v) for v in eye),
+        tuple(float(v) for v in focus),
+        (0.0, 0.0, 1.0),
+        float(view_angle),
     )
 
 
@@ -262,7 +267,9 @@ def _scene_box(scene: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     b = np.asarray(scene.bounds, dtype=float)
     lo, hi = b[0::2], b[1::2]
     if not np.any(hi > lo):
-        raise RenderError("the scene draws nothing on screen (empty bounds): add meshes before making a movie")
+        raise RenderError(
+            "the scene draws nothing on screen (empty bounds): add meshes before making a movie"
+        )
     return lo, hi, (lo + hi) / 2
 
 
@@ -275,7 +282,13 @@ def _start_direction(scene: Any, center: np.ndarray) -> np.ndarray:
 
 
 def _direction(azimuth: float, elevation: float) -> np.ndarray:
-    return np.array([np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth), np.sin(elevation)])
+    return np.array(
+        [
+            np.cos(elevation) * np.cos(azimuth),
+            np.cos(elevation) * np.sin(azimuth),
+            np.sin(elevation),
+        ]
+    )
 
 
 def _fit_distance(lo, hi, center, direction, view_angle: float, aspect: float) -> float:
@@ -284,7 +297,12 @@ def _fit_distance(lo, hi, center, direction, view_angle: float, aspect: float) -
     right = np.cross(-direction, up)
     right /= np.linalg.norm(right)
     cam_up = np.cross(right, -direction)
-    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]) - center
+    corners = (
+        np.array(
+            [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
+        )
+        - center
+    )
     tan_v = np.tan(np.radians(view_angle / 2)) * FILL
     tan_h = tan_v * aspect
     # a corner q is in view when |q.right| <= tan_h * (D - q.dir), and likewise vertically
@@ -316,7 +334,9 @@ def _moving_average(points: np.ndarray, window: int) -> np.ndarray:
     if len(points) <= 2:
         return points.copy()
     half = window // 2
-    padded = np.concatenate([np.repeat(points[:1], half, axis=0), points, np.repeat(points[-1:], half, axis=0)])
+    padded = np.concatenate(
+        [np.repeat(points[:1], half, axis=0), points, np.repeat(points[-1:], half, axis=0)]
+    )
     kernel = np.ones(window) / window
     out = np.column_stack([np.convolve(padded[:, k], kernel, mode="valid") for k in range(3)])
     out[0], out[-1] = points[0], points[-1]

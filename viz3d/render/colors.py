@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -37,9 +37,16 @@ NAN_COLOR = "#8a8f98"
 # qualitative palette (Tableau 10, brightened for a dark background)
 _PALETTE = np.array(
     [
-        [0.35, 0.63, 0.87], [1.00, 0.62, 0.25], [0.40, 0.78, 0.40], [0.95, 0.40, 0.40],
-        [0.72, 0.56, 0.88], [0.70, 0.50, 0.45], [0.95, 0.60, 0.82], [0.70, 0.70, 0.70],
-        [0.85, 0.85, 0.35], [0.35, 0.85, 0.90],
+        [0.35, 0.63, 0.87],
+        [1.00, 0.62, 0.25],
+        [0.40, 0.78, 0.40],
+        [0.95, 0.40, 0.40],
+        [0.72, 0.56, 0.88],
+        [0.70, 0.50, 0.45],
+        [0.95, 0.60, 0.82],
+        [0.70, 0.70, 0.70],
+        [0.85, 0.85, 0.35],
+        [0.35, 0.85, 0.90],
     ]
 )
 
@@ -72,8 +79,11 @@ class ValueColoring:
         if module in self.values:
             return float(self.values[module])
         members = [str(m).rpartition("#")[0] for m in node.get("members") or []] or [module]
-        inside = [v for k, v in self.values.items()
-                  if any(k == m or k.startswith(m + ".") or not m for m in members)]
+        inside = [
+            v
+            for k, v in self.values.items()
+            if any(k == m or k.startswith(m + ".") or not m for m in members)
+        ]
         return float(np.sqrt(np.sum(np.square(inside)))) if inside else float("nan")
 
 
@@ -125,7 +135,9 @@ def node_colors(layout: Layout, color_by: ColorBy | ValueColoring = "activation"
         legend = {t: type_color(t) for t in sorted(set(types))}
         rgb = np.array([legend[t] for t in types]).reshape(-1, 3)
         return NodeColors("type", "layer type", rgb=rgb, legend=legend)
-    raise RenderError(f"color_by must be 'activation', 'params', 'flops' or 'type', got {color_by!r}")
+    raise RenderError(
+        f"color_by must be 'activation', 'params', 'flops' or 'type', got {color_by!r}"
+    )
 
 
 def neuron_clim(values: np.ndarray) -> tuple[float, float]:

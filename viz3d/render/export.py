@@ -119,7 +119,9 @@ def export_gltf(scene: Scene, path: str | os.PathLike) -> Path:
     >>> out.suffix
     '.gltf'
     """
-    pl = scene.plotter(off_screen=True, window_size=EXPORT_WINDOW, target="export", interactive=False)
+    pl = scene.plotter(
+        off_screen=True, window_size=EXPORT_WINDOW, target="export", interactive=False
+    )
     try:
         for actor in pl.renderer.actors.values():
             _bake_colors(actor)
@@ -177,7 +179,9 @@ def export_vtk(scene: Scene, path: str | os.PathLike) -> Path:
     """
     path = Path(path)
     if path.suffix != ".vtm":
-        raise RenderError(f"export_vtk writes a .vtm multiblock; got {path.name!r}, use a .vtm name")
+        raise RenderError(
+            f"export_vtk writes a .vtm multiblock; got {path.name!r}, use a .vtm name"
+        )
     blocks = pv.MultiBlock()
     for spec in scene.actors:
         if spec.only == "screen":
@@ -212,7 +216,9 @@ def _vtksz(scene: Scene) -> bytes:
         serialize,
     )
 
-    pl = scene.plotter(off_screen=True, window_size=EXPORT_WINDOW, target="export", interactive=False)
+    pl = scene.plotter(
+        off_screen=True, window_size=EXPORT_WINDOW, target="export", interactive=False
+    )
     try:
         # actor names may come from the model; the page never shows them, keep them plain anyway
         for name, actor in list(pl.renderer.actors.items()):
@@ -231,14 +237,18 @@ def _vtksz(scene: Scene) -> bytes:
             "camera": reference_id(camera),
         }
         hashes = {
-            entry["hash"]: dict(**entry, content=context.get_cached_data_array(entry["hash"], False))
+            entry["hash"]: dict(
+                **entry, content=context.get_cached_data_array(entry["hash"], False)
+            )
             for entry in extract_array_hash(state)
         }
     finally:
         pl.close()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("index.json", json.dumps({"hashes": hashes, "scene": state}), zipfile.ZIP_DEFLATED)
+        archive.writestr(
+            "index.json", json.dumps({"hashes": hashes, "scene": state}), zipfile.ZIP_DEFLATED
+        )
     return buffer.getvalue()
 
 

@@ -27,7 +27,11 @@ FOREGROUND = "#e8eaf0"
 
 def _node_indices(layout: Layout, modules: Sequence[str]) -> list[int]:
     wanted = set(modules)
-    return [i for i, n in enumerate(layout.nodes) if n.get("module") in wanted and n.get("kind") == "module"]
+    return [
+        i
+        for i, n in enumerate(layout.nodes)
+        if n.get("module") in wanted and n.get("kind") == "module"
+    ]
 
 
 def _outline(layout: Layout, indices: list[int], grow: float = 1.25) -> pv.PolyData:
@@ -64,16 +68,31 @@ def render_gradient_flow(
     heading = title or f"{layout.info.get('model_name') or 'model'} - gradient flow"
     scene = build_scene(layout, color_by=ValueColoring("gradient norm", grad_norms), title=heading)
     notes = []
-    for name, flagged, (colour_name, colour) in (("vanishing", vanishing, VANISHING),
-                                                 ("exploding", exploding, EXPLODING)):
+    for name, flagged, (colour_name, colour) in (
+        ("vanishing", vanishing, VANISHING),
+        ("exploding", exploding, EXPLODING),
+    ):
         indices = _node_indices(layout, flagged)
         if indices:
-            scene.add_mesh(_outline(layout, indices), name=name, color=colour, line_width=3,
-                           render_lines_as_tubes=True)
+            scene.add_mesh(
+                _outline(layout, indices),
+                name=name,
+                color=colour,
+                line_width=3,
+                render_lines_as_tubes=True,
+            )
             notes.append(f"{name} gradients ({len(indices)} layers): {colour_name} outline")
-    scene.add_text("\n".join(notes) or "no vanishing or exploding gradients", position="lower_right",
-                   font_size=11, color=FOREGROUND, name="flags")
-    scene.metadata["gradient_flagged"] = {"vanishing": list(vanishing), "exploding": list(exploding)}
+    scene.add_text(
+        "\n".join(notes) or "no vanishing or exploding gradients",
+        position="lower_right",
+        font_size=11,
+        color=FOREGROUND,
+        name="flags",
+    )
+    scene.metadata["gradient_flagged"] = {
+        "vanishing": list(vanishing),
+        "exploding": list(exploding),
+    }
     return scene
 
 
@@ -133,9 +152,14 @@ def render_grad_cam(
     """
     layer_nodes = _node_indices(layout, [layer])
     if not layer_nodes:
-        raise RenderError(f"layer {layer!r} is not drawn in this layout (collapsed or folded?); "
-                          "render at op level (depth=None, fold=False)")
-    heading = title or f"{layout.info.get('model_name') or 'model'} - Grad-CAM of target {target} at {layer}"
+        raise RenderError(
+            f"layer {layer!r} is not drawn in this layout (collapsed or folded?); "
+            "render at op level (depth=None, fold=False)"
+        )
+    heading = (
+        title
+        or f"{layout.info.get('model_name') or 'model'} - Grad-CAM of target {target} at {layer}"
+    )
     scene = build_scene(layout, color_by="activation", title=heading)
     lo, hi = layout.bounds
     side = 0.18 * float(max(hi[0] - lo[0], 4.0))
@@ -145,9 +169,15 @@ def render_grad_cam(
     for k, (name, picture) in enumerate((("cam-input", image), ("cam-overlay", overlay))):
         centre = np.array([base[0] + k * 1.1 * side, base[1], top])
         scene.add_mesh(_upright_plane(centre, side, side), name=name, texture=_texture(picture))
-    scene.add_point_labels([[base[0], base[1], top + 0.6 * side], [base[0] + 1.1 * side, base[1], top + 0.6 * side]],
-                           ["input", f"Grad-CAM (target {target})"], name="cam-labels", font_size=12,
-                           text_color=FOREGROUND, shape_opacity=0.0, show_points=False)
+    scene.add_point_labels(
+        [[base[0], base[1], top + 0.6 * side], [base[0] + 1.1 * side, base[1], top + 0.6 * side]],
+        ["input", f"Grad-CAM (target {target})"],
+        name="cam-labels",
+        font_size=12,
+        text_color=FOREGROUND,
+        shape_opacity=0.0,
+        show_points=False,
+    )
     node = layer_nodes[-1]
     maps = np.asarray(features)[:16]
     columns = int(np.ceil(np.sqrt(len(maps))))
@@ -158,11 +188,25 @@ def render_grad_cam(
     grid_x = max(float(anchor[0]), overlay_right + 0.2 * side + columns * 1.1 * cell / 2)
     for k, fmap in enumerate(maps):
         row, col = divmod(k, columns)
-        centre = np.array([grid_x + (col - (columns - 1) / 2) * 1.1 * cell, anchor[1],
-                           top - 0.5 * side + (row + 0.5) * 1.1 * cell])
-        scene.add_mesh(_upright_plane(centre, cell, cell), name=f"cam-feature-{k}", texture=_texture(_colourise(fmap)))
-    scene.add_mesh(_outline(layout, [node]), name="cam-layer", color="#ffd166", line_width=3,
-                   render_lines_as_tubes=True)
+        centre = np.array(
+            [
+                grid_x + (col - (columns - 1) / 2) * 1.1 * cell,
+                anchor[1],
+                top - 0.5 * side + (row + 0.5) * 1.1 * cell,
+            ]
+        )
+        scene.add_mesh(
+            _upright_plane(centre, cell, cell),
+            name=f"cam-feature-{k}",
+            texture=_texture(_colourise(fmap)),
+        )
+    scene.add_mesh(
+        _outline(layout, [node]),
+        name="cam-layer",
+        color="#ffd166",
+        line_width=3,
+        render_lines_as_tubes=True,
+    )
     bounds = np.asarray(scene.bounds)
     fit_camera(scene, bounds[0::2], bounds[1::2])
     scene.metadata["grad_cam"] = {"layer": layer, "target": str(target), "feature_maps": len(maps)}
@@ -200,17 +244,26 @@ def gradient_dynamics_movie(
     from viz3d.render.movie import MovieWriter, even_size
 
     if not snapshots:
-        raise RenderError("no gradient snapshots to film: record some with viz3d.watch(model, every=N)")
+        raise RenderError(
+            "no gradient snapshots to film: record some with viz3d.watch(model, every=N)"
+        )
     values = np.array([v for snap in snapshots for v in snap.values() if v > 0])
-    clim = (float(np.log10(values.min())), float(np.log10(values.max()))) if len(values) else (0.0, 1.0)
+    clim = (
+        (float(np.log10(values.min())), float(np.log10(values.max())))
+        if len(values)
+        else (0.0, 1.0)
+    )
     if clim[0] == clim[1]:
         clim = (clim[0] - 0.5, clim[1] + 0.5)
     hold = max(1, round(seconds_per_snapshot * fps))
     size = even_size(window_size)
     name = layout.info.get("model_name") or "model"
     scenes = (
-        build_scene(layout, color_by=ValueColoring("gradient norm", snap, clim=clim),
-                    title=f"{name} - gradient norms at step {step}")
+        build_scene(
+            layout,
+            color_by=ValueColoring("gradient norm", snap, clim=clim),
+            title=f"{name} - gradient norms at step {step}",
+        )
         for snap, step in zip(snapshots, steps)
     )
     first = next(scenes)
@@ -223,8 +276,13 @@ def gradient_dynamics_movie(
                         if spec.name in ("layers", "ops"):
                             plotter.add_mesh(spec.mesh, name=spec.name, **spec.kwargs)
                     title = next(t for t in scene.texts if t.name == "title")
-                    plotter.add_text(title.text, position=title.position, font_size=title.font_size,
-                                     color=title.color, name="title")
+                    plotter.add_text(
+                        title.text,
+                        position=title.position,
+                        font_size=title.font_size,
+                        color=title.color,
+                        name="title",
+                    )
                 frame = plotter.screenshot(return_img=True)
                 for _ in range(hold):
                     movie.append(frame)

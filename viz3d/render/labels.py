@@ -64,7 +64,10 @@ def choose_labels(layout: Layout, max_labels: int = MAX_LABELS) -> list[int]:
     candidates = [
         i
         for i, a in enumerate(nodes)
-        if few or a.get("params", 0) > 0 or a.get("repeat", 1) > 1 or a.get("kind") in ("input", "output")
+        if few
+        or a.get("params", 0) > 0
+        or a.get("repeat", 1) > 1
+        or a.get("kind") in ("input", "output")
     ]
     x = layout.positions[:, 0]
     spacing = 0.0 if few else float(np.ptp(x)) / max_labels

@@ -51,8 +51,9 @@ def _scaled(loss: np.ndarray, scale: Scale) -> np.ndarray:
         return np.log10(np.where(loss > 0, loss, np.nan))
 
 
-def surface_geometry(losses: np.ndarray, extent: float, scale: Scale = "linear",
-                     relief: float = 0.6) -> SurfaceGeometry:
+def surface_geometry(
+    losses: np.ndarray, extent: float, scale: Scale = "linear", relief: float = 0.6
+) -> SurfaceGeometry:
     """Heights for a surface ``extent`` wide: its relief is ``relief * extent`` whatever the losses.
 
     Examples
@@ -75,7 +76,9 @@ def surface_geometry(losses: np.ndarray, extent: float, scale: Scale = "linear",
     return SurfaceGeometry(scale, low, factor, -0.35 * relief * extent, high)
 
 
-def _interp2(axes: tuple[np.ndarray, np.ndarray], values: np.ndarray, points: np.ndarray) -> np.ndarray:
+def _interp2(
+    axes: tuple[np.ndarray, np.ndarray], values: np.ndarray, points: np.ndarray
+) -> np.ndarray:
     """Bilinear interpolation of a grid at (x, y) points (clamped to the grid; NaN-aware)."""
     xs, ys = axes
     out = np.empty(len(points))
@@ -84,15 +87,18 @@ def _interp2(axes: tuple[np.ndarray, np.ndarray], values: np.ndarray, points: np
         j = int(np.clip(np.searchsorted(ys, y) - 1, 0, len(ys) - 2))
         tx = float(np.clip((x - xs[i]) / (xs[i + 1] - xs[i]), 0, 1))
         ty = float(np.clip((y - ys[j]) / (ys[j + 1] - ys[j]), 0, 1))
-        corners = values[i:i + 2, j:j + 2]
+        corners = values[i : i + 2, j : j + 2]
         weights = np.array([[(1 - tx) * (1 - ty), (1 - tx) * ty], [tx * (1 - ty), tx * ty]])
         ok = np.isfinite(corners)
-        out[k] = float((corners[ok] * weights[ok]).sum() / weights[ok].sum()) if ok.any() else np.nan
+        out[k] = (
+            float((corners[ok] * weights[ok]).sum() / weights[ok].sum()) if ok.any() else np.nan
+        )
     return out
 
 
-def surface_mesh(coords: tuple[np.ndarray, np.ndarray], losses: np.ndarray,
-                 geometry: SurfaceGeometry) -> pv.PolyData:
+def surface_mesh(
+    coords: tuple[np.ndarray, np.ndarray], losses: np.ndarray, geometry: SurfaceGeometry
+) -> pv.PolyData:
     """The loss surface as triangles, with ``loss`` and ``height`` point arrays; NaN cells removed.
 
     Examples
@@ -185,7 +191,9 @@ def render_landscape(
     elif landscape.dims == 1:
         scene = _render_curve(landscape, scale, cmap, relief, geometry)
     else:
-        raise RenderError(f"only 1D and 2D landscapes can be drawn, this one has {landscape.dims} dims")
+        raise RenderError(
+            f"only 1D and 2D landscapes can be drawn, this one has {landscape.dims} dims"
+        )
     scene.title = title if title is not None else _title(landscape, scale)
     scene.add_text(scene.title, position="upper_left", font_size=12, color=FOREGROUND, name="title")
     return scene
@@ -202,69 +210,141 @@ def _title(landscape: Any, scale: Scale) -> str:
 
 
 def _scalar_bar(title: str) -> dict[str, Any]:
-    return {"title": title, "color": FOREGROUND, "vertical": True, "position_x": 0.88,
-            "position_y": 0.12, "height": 0.7, "width": 0.06, "fmt": "%.3g"}
+    return {
+        "title": title,
+        "color": FOREGROUND,
+        "vertical": True,
+        "position_x": 0.88,
+        "position_y": 0.12,
+        "height": 0.7,
+        "width": 0.06,
+        "fmt": "%.3g",
+    }
 
 
-def _render_surface(landscape: Any, scale: Scale, cmap: str, contours: int, trajectory: bool,
-                    relief: float, geometry: SurfaceGeometry | None) -> Scene:
+def _render_surface(
+    landscape: Any,
+    scale: Scale,
+    cmap: str,
+    contours: int,
+    trajectory: bool,
+    relief: float,
+    geometry: SurfaceGeometry | None,
+) -> Scene:
     xs, ys = (np.asarray(a, dtype=float) for a in landscape.coords)
     extent = float(max(np.ptp(xs), np.ptp(ys))) or 1.0
     losses = np.where(landscape.done, landscape.losses, np.nan)
     geometry = geometry or surface_geometry(losses, extent, scale, relief)
     surface = surface_mesh((xs, ys), losses, geometry)
-    scene = Scene(background=BACKGROUND, metadata={"kind": "landscape", "scale": scale,
-                                                     "height_factor": geometry.factor})
+    scene = Scene(
+        background=BACKGROUND,
+        metadata={"kind": "landscape", "scale": scale, "height_factor": geometry.factor},
+    )
     colour_values = "loss" if scale == "linear" else "log10 loss"
-    scene.add_mesh(surface, name="surface", scalars=colour_values, cmap=cmap, smooth_shading=True,
-                   specular=0.3, clim=geometry.clim, scalar_bar_args=_scalar_bar("loss" if scale == "linear" else "log10 loss"))
+    scene.add_mesh(
+        surface,
+        name="surface",
+        scalars=colour_values,
+        cmap=cmap,
+        smooth_shading=True,
+        specular=0.3,
+        clim=geometry.clim,
+        scalar_bar_args=_scalar_bar("loss" if scale == "linear" else "log10 loss"),
+    )
     levels = _contour_levels(surface, contours)
     if len(levels):
         lines = surface.contour(isosurfaces=levels, scalars="height")
         if lines.n_points:
-            scene.add_mesh(_lifted(lines, 0.004 * extent), name="contours", color="white",
-                           line_width=1.5, opacity=0.8)
-            scene.add_mesh(_floor(lines, geometry.floor), name="floor-contours", scalars=colour_values,
-                           cmap=cmap, clim=geometry.clim, line_width=3, show_scalar_bar=False)
-    plane = pv.Plane(center=(float(xs.mean()), float(ys.mean()), geometry.floor - 1e-3 * extent),
-                     i_size=float(np.ptp(xs)), j_size=float(np.ptp(ys)))
+            scene.add_mesh(
+                _lifted(lines, 0.004 * extent),
+                name="contours",
+                color="white",
+                line_width=1.5,
+                opacity=0.8,
+            )
+            scene.add_mesh(
+                _floor(lines, geometry.floor),
+                name="floor-contours",
+                scalars=colour_values,
+                cmap=cmap,
+                clim=geometry.clim,
+                line_width=3,
+                show_scalar_bar=False,
+            )
+    plane = pv.Plane(
+        center=(float(xs.mean()), float(ys.mean()), geometry.floor - 1e-3 * extent),
+        i_size=float(np.ptp(xs)),
+        j_size=float(np.ptp(ys)),
+    )
     scene.add_mesh(plane, name="floor", color="#1c2130")
 
     marker = 0.025 * extent
     (mx, my), best = landscape.minimum
     min_z = float(geometry.height(np.array(best)))
-    scene.add_mesh(pv.Sphere(radius=marker, center=(mx, my, min_z)), name="minimum", color="#ff4d4d")
+    scene.add_mesh(
+        pv.Sphere(radius=marker, center=(mx, my, min_z)), name="minimum", color="#ff4d4d"
+    )
     centre_z = float(geometry.height(np.array(landscape.center_loss)))
-    scene.add_mesh(pv.Sphere(radius=marker * 0.8, center=(0.0, 0.0, centre_z)), name="centre", color="white")
-    scene.add_point_labels([[mx, my, min_z + 2 * marker]], [f"min {best:.3g}"], name="minimum-label",
-                           font_size=12, text_color=FOREGROUND, shape_opacity=0.0, show_points=False)
+    scene.add_mesh(
+        pv.Sphere(radius=marker * 0.8, center=(0.0, 0.0, centre_z)), name="centre", color="white"
+    )
+    scene.add_point_labels(
+        [[mx, my, min_z + 2 * marker]],
+        [f"min {best:.3g}"],
+        name="minimum-label",
+        font_size=12,
+        text_color=FOREGROUND,
+        shape_opacity=0.0,
+        show_points=False,
+    )
     if trajectory and landscape.trajectory is not None and len(landscape.trajectory.coords) > 1:
         _add_path(scene, landscape, (xs, ys), geometry, marker)
     centre = (float(xs.mean()), float(ys.mean()), 0.0)
     height = relief * extent
     # high enough to look into a bowl-shaped minimum rather than at the outside of its near wall
-    scene.set_camera((centre[0] - 1.05 * extent, centre[1] - 1.5 * extent, height + 1.65 * extent),
-                     (centre[0], centre[1], 0.1 * height), (0, 0, 1))
+    scene.set_camera(
+        (centre[0] - 1.05 * extent, centre[1] - 1.5 * extent, height + 1.65 * extent),
+        (centre[0], centre[1], 0.1 * height),
+        (0, 0, 1),
+    )
     return scene
 
 
-def _add_path(scene: Scene, landscape: Any, axes: tuple[np.ndarray, np.ndarray],
-              geometry: SurfaceGeometry, marker: float) -> None:
+def _add_path(
+    scene: Scene,
+    landscape: Any,
+    axes: tuple[np.ndarray, np.ndarray],
+    geometry: SurfaceGeometry,
+    marker: float,
+) -> None:
     path = np.asarray(landscape.trajectory.coords, dtype=float)[:, :2]
     heights = geometry.height(np.where(landscape.done, landscape.losses, np.nan))
     z = _interp2(axes, heights, path) + 1.5 * marker
     points = np.column_stack([path, np.nan_to_num(z, nan=float(np.nanmax(heights)))])
     line = pv.lines_from_points(points)
-    scene.add_mesh(line.tube(radius=marker * 0.35), name="trajectory", color="#ffb000", smooth_shading=True)
+    scene.add_mesh(
+        line.tube(radius=marker * 0.35), name="trajectory", color="#ffb000", smooth_shading=True
+    )
     dots = pv.PolyData(points)
-    scene.add_mesh(dots.glyph(geom=pv.Sphere(radius=marker * 0.6), scale=False, orient=False),
-                   name="checkpoints", color="#ffd36b")
-    scene.add_point_labels([points[0], points[-1]], ["start", "end"], name="path-labels", font_size=11,
-                           text_color="#ffd36b", shape_opacity=0.0, show_points=False)
+    scene.add_mesh(
+        dots.glyph(geom=pv.Sphere(radius=marker * 0.6), scale=False, orient=False),
+        name="checkpoints",
+        color="#ffd36b",
+    )
+    scene.add_point_labels(
+        [points[0], points[-1]],
+        ["start", "end"],
+        name="path-labels",
+        font_size=11,
+        text_color="#ffd36b",
+        shape_opacity=0.0,
+        show_points=False,
+    )
 
 
-def _render_curve(landscape: Any, scale: Scale, cmap: str, relief: float,
-                  geometry: SurfaceGeometry | None) -> Scene:
+def _render_curve(
+    landscape: Any, scale: Scale, cmap: str, relief: float, geometry: SurfaceGeometry | None
+) -> Scene:
     xs = np.asarray(landscape.coords[0], dtype=float)
     extent = float(np.ptp(xs)) or 1.0
     losses = np.where(landscape.done, landscape.losses, np.nan)
@@ -283,19 +363,37 @@ def _render_curve(landscape: Any, scale: Scale, cmap: str, relief: float,
     if not pieces:
         raise RenderError("the 1D landscape has fewer than two consecutive finite points to draw")
     curve = pieces[0].merge(pieces[1:]) if len(pieces) > 1 else pieces[0]
-    scene.add_mesh(curve, name="curve", scalars="loss", cmap=cmap, smooth_shading=True,
-                   scalar_bar_args=_scalar_bar("loss"))
+    scene.add_mesh(
+        curve,
+        name="curve",
+        scalars="loss",
+        cmap=cmap,
+        smooth_shading=True,
+        scalar_bar_args=_scalar_bar("loss"),
+    )
     axis_line = pv.Line((xs.min(), 0, geometry.floor), (xs.max(), 0, geometry.floor))
     scene.add_mesh(axis_line, name="axis", color="#6b7280", line_width=2)
     ticks = np.column_stack([xs[finite], np.zeros(finite.sum()), z[finite]])
-    scene.add_mesh(pv.PolyData(ticks).glyph(geom=pv.Sphere(radius=0.012 * extent), scale=False, orient=False),
-                   name="points", color="white")
+    scene.add_mesh(
+        pv.PolyData(ticks).glyph(geom=pv.Sphere(radius=0.012 * extent), scale=False, orient=False),
+        name="points",
+        color="white",
+    )
     (mx,), best = landscape.minimum
-    scene.add_mesh(pv.Sphere(radius=0.025 * extent, center=(mx, 0, float(geometry.height(np.array(best))))),
-                   name="minimum", color="#ff4d4d")
-    scene.add_point_labels([[xs.min(), 0, geometry.floor], [xs.max(), 0, geometry.floor]],
-                           [f"{xs.min():+.2f}", f"{xs.max():+.2f}"], name="axis-labels", font_size=11,
-                           text_color=FOREGROUND, shape_opacity=0.0, show_points=False)
+    scene.add_mesh(
+        pv.Sphere(radius=0.025 * extent, center=(mx, 0, float(geometry.height(np.array(best))))),
+        name="minimum",
+        color="#ff4d4d",
+    )
+    scene.add_point_labels(
+        [[xs.min(), 0, geometry.floor], [xs.max(), 0, geometry.floor]],
+        [f"{xs.min():+.2f}", f"{xs.max():+.2f}"],
+        name="axis-labels",
+        font_size=11,
+        text_color=FOREGROUND,
+        shape_opacity=0.0,
+        show_points=False,
+    )
     mid = float(xs.mean())
     top = relief * extent
     scene.set_camera((mid, -2.2 * extent, 0.5 * top), (mid, 0.0, 0.45 * top), (0, 0, 1))

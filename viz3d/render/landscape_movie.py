@@ -44,8 +44,15 @@ def landscape_orbit_movie(
     '.gif'
     """
     scene = render_landscape(landscape, scale=scale, **render_options)
-    return orbit_movie(scene, path, seconds=seconds, fps=fps, window_size=window_size,
-                       elevation=elevation, progress=progress)
+    return orbit_movie(
+        scene,
+        path,
+        seconds=seconds,
+        fps=fps,
+        window_size=window_size,
+        elevation=elevation,
+        progress=progress,
+    )
 
 
 def _blend(a: Any, b: Any, t: float) -> Any:
@@ -91,7 +98,11 @@ def evolution_movie(
     shapes = {np.shape(ls.losses) for ls in landscapes}
     if len(shapes) != 1 or landscapes[0].dims != 2:
         raise RenderError(f"the landscapes must be 2D on one grid; got shapes {sorted(shapes)}")
-    labels = list(labels) if labels is not None else [f"checkpoint {k + 1}" for k in range(len(landscapes))]
+    labels = (
+        list(labels)
+        if labels is not None
+        else [f"checkpoint {k + 1}" for k in range(len(landscapes))]
+    )
     size = even_size(window_size)
     count = max(2, round(seconds * fps))
     xs, ys = landscapes[0].coords
@@ -105,8 +116,12 @@ def evolution_movie(
         t = position - k
         current = _blend(landscapes[k], landscapes[k + 1], t)
         name = labels[k] if t < 0.5 else labels[k + 1]
-        return render_landscape(current, scale=scale, geometry=geometry,
-                                title=f"{name}   loss {current.center_loss:.4g}")
+        return render_landscape(
+            current,
+            scale=scale,
+            geometry=geometry,
+            title=f"{name}   loss {current.center_loss:.4g}",
+        )
 
     first = scene_at(0)
     plotter = first.plotter(off_screen=True, window_size=size, interactive=False)
@@ -119,10 +134,17 @@ def evolution_movie(
                     for spec in scene.actors:
                         plotter.add_mesh(spec.mesh, name=spec.name, **spec.kwargs)
                     for text in scene.texts:
-                        plotter.add_text(text.text, position=text.position, font_size=text.font_size,
-                                         color=text.color, name=text.name)
+                        plotter.add_text(
+                            text.text,
+                            position=text.position,
+                            font_size=text.font_size,
+                            color=text.color,
+                            name=text.name,
+                        )
                     for lab in scene.point_labels:
-                        plotter.add_point_labels(lab.points, lab.labels, name=lab.name, **lab.kwargs)
+                        plotter.add_point_labels(
+                            lab.points, lab.labels, name=lab.name, **lab.kwargs
+                        )
                 movie.append(plotter.screenshot(return_img=True))
     finally:
         plotter.close()

@@ -14,11 +14,25 @@ import numpy as np
 import pyvista as pv
 
 # unit cube corners and its 6 quads (outward winding)
-_CUBE_POINTS = np.array(
-    [[-1, -1, -1], [1, -1, -1], [1, 1, -1], [-1, 1, -1], [-1, -1, 1], [1, -1, 1], [1, 1, 1], [-1, 1, 1]],
-    dtype=float,
-) / 2
-_CUBE_QUADS = np.array([[0, 3, 2, 1], [4, 5, 6, 7], [0, 1, 5, 4], [2, 3, 7, 6], [0, 4, 7, 3], [1, 2, 6, 5]])
+_CUBE_POINTS = (
+    np.array(
+        [
+            [-1, -1, -1],
+            [1, -1, -1],
+            [1, 1, -1],
+            [-1, 1, -1],
+            [-1, -1, 1],
+            [1, -1, 1],
+            [1, 1, 1],
+            [-1, 1, 1],
+        ],
+        dtype=float,
+    )
+    / 2
+)
+_CUBE_QUADS = np.array(
+    [[0, 3, 2, 1], [4, 5, 6, 7], [0, 1, 5, 4], [2, 3, 7, 6], [0, 4, 7, 3], [1, 2, 6, 5]]
+)
 
 
 def boxes(
@@ -67,10 +81,14 @@ def template_glyphs(
     """
     tri = template.triangulate()
     faces = tri.faces.reshape(-1, 4)[:, 1:]
-    return _repeat(np.asarray(tri.points, dtype=float), faces, centers, sizes, node_ids, cell_arrays)
+    return _repeat(
+        np.asarray(tri.points, dtype=float), faces, centers, sizes, node_ids, cell_arrays
+    )
 
 
-def polylines(lines: Sequence[np.ndarray], cell_arrays: dict[str, np.ndarray] | None = None) -> pv.PolyData:
+def polylines(
+    lines: Sequence[np.ndarray], cell_arrays: dict[str, np.ndarray] | None = None
+) -> pv.PolyData:
     """Many polylines (each ``(k, 3)``) in one mesh, one line cell each.
 
     Examples
@@ -125,7 +143,10 @@ def _repeat(
     if n == 0:
         return pv.PolyData()
     p, (f, k) = len(template_points), template_faces.shape
-    pts = template_points[None, :, :] * np.asarray(sizes)[:, None, :] + np.asarray(centers)[:, None, :]
+    pts = (
+        template_points[None, :, :] * np.asarray(sizes)[:, None, :]
+        + np.asarray(centers)[:, None, :]
+    )
     idx = template_faces[None, :, :] + (np.arange(n) * p)[:, None, None]
     cells = np.concatenate([np.full((n * f, 1), k), idx.reshape(-1, k)], axis=1).ravel()
     mesh = pv.PolyData(pts.reshape(-1, 3), faces=cells)

@@ -112,7 +112,9 @@ class MovieWriter:
             )
         self.width, self.height = (int(v) for v in size)
         if self.width < 2 or self.height < 2:
-            raise RenderError(f"movie frames must be at least 2x2 pixels, got {self.width}x{self.height}")
+            raise RenderError(
+                f"movie frames must be at least 2x2 pixels, got {self.width}x{self.height}"
+            )
         if CODECS[self.suffix] == "libx264" and (self.width % 2 or self.height % 2):
             raise RenderError(
                 f"H.264 (yuv420p) needs an even width and height, got {self.width}x{self.height}: "
@@ -134,7 +136,9 @@ class MovieWriter:
 
     def __enter__(self) -> Self:
         ffmpeg = _ffmpeg()
-        fd, name = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=f".part{self.suffix}", dir=self.path.parent)
+        fd, name = tempfile.mkstemp(
+            prefix=f".{self.path.stem}.", suffix=f".part{self.suffix}", dir=self.path.parent
+        )
         os.close(fd)
         self._temp = Path(name)
         try:
@@ -152,7 +156,9 @@ class MovieWriter:
         if self.progress:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=self.total, desc=f"writing {self.path.name}", unit="frame", leave=False)
+            self._bar = tqdm(
+                total=self.total, desc=f"writing {self.path.name}", unit="frame", leave=False
+            )
         return self
 
     def append(self, frame: np.ndarray | bytes | memoryview) -> None:
@@ -171,7 +177,9 @@ class MovieWriter:
         try:
             self._encoder.send(np.ascontiguousarray(arr))
         except OSError as exc:
-            raise RenderError(f"ffmpeg failed while writing {self.path} (frame {self.frames}): {exc}") from exc
+            raise RenderError(
+                f"ffmpeg failed while writing {self.path} (frame {self.frames}): {exc}"
+            ) from exc
         self.frames += 1
         if self._bar is not None:
             self._bar.update(1)
@@ -262,7 +270,9 @@ def write_movie(
         raise RenderError(f"write_movie got no frames for {path}") from None
     if first.ndim != 3 or first.shape[2] != 3:
         raise RenderError(f"movie frames must be (height, width, 3) RGB, got {first.shape}")
-    with MovieWriter(path, fps, (first.shape[1], first.shape[0]), total=total, progress=progress) as movie:
+    with MovieWriter(
+        path, fps, (first.shape[1], first.shape[0]), total=total, progress=progress
+    ) as movie:
         movie.append(first)
         for frame in it:
             movie.append(frame)
@@ -349,7 +359,9 @@ def orbit_movie(
     size, n = _check(path, seconds, fps, window_size)
     cams = orbit_cameras(scene, n, elevation=elevation, turns=turns, aspect=size[0] / size[1])
     shot = _Shot(cameras=cams, title=title, caption=caption)
-    return _render_movie(scene, shot, path, fps=fps, window_size=size, progress=progress, workers=workers)
+    return _render_movie(
+        scene, shot, path, fps=fps, window_size=size, progress=progress, workers=workers
+    )
 
 
 def flythrough_movie(
@@ -401,7 +413,9 @@ def flythrough_movie(
     size, n = _check(path, seconds, fps, window_size)
     cams, names = flythrough_cameras(scene, n, slow_down=slow_down)
     shot = _Shot(cameras=cams, captions=names if show_layer else None, title=title)
-    return _render_movie(scene, shot, path, fps=fps, window_size=size, progress=progress, workers=workers)
+    return _render_movie(
+        scene, shot, path, fps=fps, window_size=size, progress=progress, workers=workers
+    )
 
 
 def forward_pass_movie(
@@ -457,9 +471,16 @@ def forward_pass_movie(
         raise RenderError(f"pulse must be 'auto', 'shader' or 'cpu', got {pulse!r}")
     size, n = _check(path, seconds, fps, window_size)
     times = np.linspace(0.0, 1.0, n)
-    shot = _Shot(cameras=None, pulse_times=times, pulse_mode=None if pulse == "auto" else pulse,
-                 show_layer=show_layer, title=title)
-    return _render_movie(scene, shot, path, fps=fps, window_size=size, progress=progress, workers=workers)
+    shot = _Shot(
+        cameras=None,
+        pulse_times=times,
+        pulse_mode=None if pulse == "auto" else pulse,
+        show_layer=show_layer,
+        title=title,
+    )
+    return _render_movie(
+        scene, shot, path, fps=fps, window_size=size, progress=progress, workers=workers
+    )
 
 
 def movie_from_args(
@@ -527,12 +548,20 @@ class _Stage:
         self.shot = shot
         self.size = window_size
         self.plotter = scene.plotter(off_screen=True, window_size=window_size, interactive=False)
-        self.pulse = Pulse(scene, self.plotter, mode=shot.pulse_mode) if shot.pulse_times is not None else None
+        self.pulse = (
+            Pulse(scene, self.plotter, mode=shot.pulse_mode)
+            if shot.pulse_times is not None
+            else None
+        )
         color = scene.texts[0].color if scene.texts else "white"
         if shot.title:
             _overlay(self.plotter, shot.title, 0.93, 0.042, color, bold=True)
         self._caption = None
-        if shot.caption or shot.captions is not None or (self.pulse is not None and shot.show_layer):
+        if (
+            shot.caption
+            or shot.captions is not None
+            or (self.pulse is not None and shot.show_layer)
+        ):
             self._caption = _overlay(self.plotter, shot.caption or "", 0.035, 0.034, color)
         self._buffer = vtkUnsignedCharArray()
 
@@ -562,7 +591,9 @@ class _Stage:
         self.plotter.close()
 
 
-def _overlay(plotter: Any, text: str, y: float, height: float, color: Any, *, bold: bool = False) -> Any:
+def _overlay(
+    plotter: Any, text: str, y: float, height: float, color: Any, *, bold: bool = False
+) -> Any:
     """A centred 2D text at height ``y`` (fraction of the frame), its font a fixed share of the
     frame height so it reads the same at 480p and 4K (corner annotations would rescale)."""
     from vtkmodules.vtkRenderingCore import vtkTextActor
@@ -608,7 +639,9 @@ def _render_movie(
     return Path(path)
 
 
-def _frames(scene: Any, shot: _Shot, window_size: tuple[int, int], workers: int | None) -> Iterator[Any]:
+def _frames(
+    scene: Any, shot: _Shot, window_size: tuple[int, int], workers: int | None
+) -> Iterator[Any]:
     n = len(shot)
     workers = max(1, min(int(workers or 1), n))
     if workers == 1:
@@ -622,7 +655,9 @@ def _frames(scene: Any, shot: _Shot, window_size: tuple[int, int], workers: int 
     yield from _parallel_frames(scene, shot, window_size, workers)
 
 
-def _parallel_frames(scene: Any, shot: _Shot, window_size: tuple[int, int], workers: int) -> Iterator[bytes]:
+def _parallel_frames(
+    scene: Any, shot: _Shot, window_size: tuple[int, int], workers: int
+) -> Iterator[bytes]:
     """Frames rendered by ``workers`` processes, frame ``k`` by worker ``k % workers``, in order.
 
     Each worker builds its own plotter from the pickled scene; frames come back through bounded
@@ -699,7 +734,9 @@ def _worker(payload: bytes, index: int, workers: int, out: Any, stop: Any) -> No
         out.put(RenderError(f"{type(exc).__name__}: {exc}"))
 
 
-def _check(path: str | os.PathLike, seconds: float, fps: float, window_size: tuple[int, int]) -> tuple[tuple[int, int], int]:
+def _check(
+    path: str | os.PathLike, seconds: float, fps: float, window_size: tuple[int, int]
+) -> tuple[tuple[int, int], int]:
     """Validate the common arguments early (before any rendering); return the frame size and count."""
     suffix = Path(path).suffix.lower()
     if suffix not in CODECS:
@@ -709,11 +746,16 @@ def _check(path: str | os.PathLike, seconds: float, fps: float, window_size: tup
         )
     n = round(seconds * fps)
     if n < 2:
-        raise RenderError(f"seconds * fps = {seconds} * {fps} gives {n} frame(s); a movie needs at least 2")
+        raise RenderError(
+            f"seconds * fps = {seconds} * {fps} gives {n} frame(s); a movie needs at least 2"
+        )
     size = (int(window_size[0]), int(window_size[1]))
     if CODECS[suffix] == "libx264" and (size[0] % 2 or size[1] % 2):
-        log.warning("H.264 needs an even frame size: rendering %dx%d instead of %dx%d",
-                    *even_size(size), *size)
+        log.warning(
+            "H.264 needs an even frame size: rendering %dx%d instead of %dx%d",
+            *even_size(size),
+            *size,
+        )
         size = even_size(size)
     return size, n
 

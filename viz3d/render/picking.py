@@ -23,7 +23,9 @@ HOVER_INTERVAL = 0.08
 _INFO_NAME = "viz3d-hover-info"
 
 
-def pick_node(plotter: pv.Plotter, x: float, y: float, picker: vtkCellPicker | None = None) -> int | None:
+def pick_node(
+    plotter: pv.Plotter, x: float, y: float, picker: vtkCellPicker | None = None
+) -> int | None:
     """The ``node_id`` of the pickable cell at display position ``(x, y)``, or ``None``.
 
     Parameters

@@ -101,7 +101,10 @@ def pulse_rgba(
     level = dim + (1.0 - dim) * (x * x * (3.0 - 2.0 * x))
     glow = np.exp(-dt * dt)
     mix = (flash * glow)[:, None]
-    rgb = rgba[:, :3].astype(np.float32) * level[:, None] * (1.0 - mix) + 255.0 * np.asarray(color) * mix
+    rgb = (
+        rgba[:, :3].astype(np.float32) * level[:, None] * (1.0 - mix)
+        + 255.0 * np.asarray(color) * mix
+    )
     alpha = rgba[:, 3].astype(np.float32) * (alpha_floor + (1.0 - alpha_floor) * glow)
     result = out if out is not None else np.empty_like(rgba)
     result[:, :3] = np.clip(rgb + 0.5, 0, 255)
@@ -185,7 +188,9 @@ class Pulse:
             if name in plotter.actors:
                 self._replace_node_actor(scene, plotter, name)
         self._add_edge_pulse(plotter, scene)
-        log.info("forward-pass pulse drawn by the %s path (%d actors)", self.mode, len(self._actors))
+        log.info(
+            "forward-pass pulse drawn by the %s path (%d actors)", self.mode, len(self._actors)
+        )
 
     # ----------------------------------------------------------------- animation
     def set_time(self, time: float) -> None:
@@ -195,8 +200,15 @@ class Pulse:
                 prop = item.actor.GetShaderProperty()
                 prop.GetFragmentCustomUniforms().SetUniformf("pulseTime", float(time))
             else:
-                pulse_rgba(time, item.arrival, item.base, width=self.width, color=item.flash_color,
-                           alpha_floor=item.alpha_floor, out=item.colors)
+                pulse_rgba(
+                    time,
+                    item.arrival,
+                    item.base,
+                    width=self.width,
+                    color=item.flash_color,
+                    alpha_floor=item.alpha_floor,
+                    out=item.colors,
+                )
                 item.vtk_colors.Modified()
 
     def layer_at(self, time: float) -> str:
@@ -213,20 +225,28 @@ class Pulse:
         rgba = _drawn_colors(original, mesh)
         arrival = self._arrival_of_points(mesh)
         effect = next((spec.shader for spec in scene.actors if spec.name == name), None)
-        self._add_actor(plotter, f"pulse-{name}", mesh, rgba, arrival, original, alpha_floor=1.0, effect=effect)
+        self._add_actor(
+            plotter, f"pulse-{name}", mesh, rgba, arrival, original, alpha_floor=1.0, effect=effect
+        )
         original.SetVisibility(False)
 
     def _arrival_of_points(self, mesh: pv.PolyData) -> np.ndarray:
         if "node_id" in mesh.cell_data:
-            cell_time = np.array([self._node_arrival.get(int(i), 1.0) for i in mesh.cell_data["node_id"]])
+            cell_time = np.array(
+                [self._node_arrival.get(int(i), 1.0) for i in mesh.cell_data["node_id"]]
+            )
             return _cell_to_point(mesh, cell_time[:, None])[:, 0]
         # neuron points carry no node id: they sit on their layer's box
         owner = _nearest_box(mesh.points, self.path.lo, self.path.hi)
         return self.arrival[owner]
 
     def _add_edge_pulse(self, plotter: pv.Plotter, scene: Any) -> None:
-        lines = [line for spec in scene.actors if spec.name in EDGE_ACTORS and spec.only != "export"
-                 for line in _polylines(spec.mesh)]
+        lines = [
+            line
+            for spec in scene.actors
+            if spec.name in EDGE_ACTORS and spec.only != "export"
+            for line in _polylines(spec.mesh)
+        ]
         if not lines:
             return
         radius = 0.035 * float(self.path.sizes.max())
@@ -241,9 +261,19 @@ class Pulse:
             resampled.append(dense)
             times.append(t0 + (t1 - t0) * frac)
         tubes = _tubes(resampled, np.concatenate(times), radius)
-        rgba = np.tile(np.array([*(np.array(EDGE_PULSE_COLOR) * 255), 255], dtype=np.uint8), (tubes.n_points, 1))
-        self._add_actor(plotter, "pulse-edges", tubes, rgba, tubes.point_data["pulse_arrival"], None,
-                        alpha_floor=0.0)
+        rgba = np.tile(
+            np.array([*(np.array(EDGE_PULSE_COLOR) * 255), 255], dtype=np.uint8),
+            (tubes.n_points, 1),
+        )
+        self._add_actor(
+            plotter,
+            "pulse-edges",
+            tubes,
+            rgba,
+            tubes.point_data["pulse_arrival"],
+            None,
+            alpha_floor=0.0,
+        )
 
     def _add_actor(
         self,
@@ -284,22 +314,39 @@ class Pulse:
             # below 1 VTK draws the actor in the translucent pass, where per-point alpha blends
             prop.SetOpacity(0.999)
         if self.mode == "shader":
-            mapper.MapDataArrayToVertexAttribute("pulseArrival", "pulse_arrival",
-                                                 vtkDataObject.FIELD_ASSOCIATION_POINTS, -1)
+            mapper.MapDataArrayToVertexAttribute(
+                "pulseArrival", "pulse_arrival", vtkDataObject.FIELD_ASSOCIATION_POINTS, -1
+            )
             accepted = shaders.apply_shader(
-                actor, "pulse", pulseWidth=self.width, pulseAlphaFloor=alpha_floor,
-                pulseAmbient=prop.GetAmbient(), pulseDiffuse=prop.GetDiffuse(), pulseColor=self._flash_color(original),
+                actor,
+                "pulse",
+                pulseWidth=self.width,
+                pulseAlphaFloor=alpha_floor,
+                pulseAmbient=prop.GetAmbient(),
+                pulseDiffuse=prop.GetDiffuse(),
+                pulseColor=self._flash_color(original),
             )
             if not accepted:
-                log.info("the GL driver rejected shaders/pulse.glsl; animating the pulse on the CPU")
+                log.info(
+                    "the GL driver rejected shaders/pulse.glsl; animating the pulse on the CPU"
+                )
                 self.mode = "cpu"
         if effect:
             # the scene's own effect (the neurons' glow) goes on the replacement too
             shaders.apply_shader(actor, effect)
         plotter.add_actor(actor, name=name, reset_camera=False, pickable=False)
         # the CPU path writes into `colors`, which VTK shares through `vtk_colors`
-        self._actors.append(_PulseActor(actor, np.asarray(arrival, dtype=np.float32), base, colors,
-                                        vtk_colors, alpha_floor, self._flash_color(original)))
+        self._actors.append(
+            _PulseActor(
+                actor,
+                np.asarray(arrival, dtype=np.float32),
+                base,
+                colors,
+                vtk_colors,
+                alpha_floor,
+                self._flash_color(original),
+            )
+        )
 
     @staticmethod
     def _flash_color(original: vtkActor | None) -> tuple[float, float, float]:
@@ -340,7 +387,9 @@ def _cell_to_point(mesh: pv.PolyData, values: np.ndarray) -> np.ndarray:
     return np.column_stack([probe.point_data[f"v{k}"] for k in range(values.shape[1])])
 
 
-def _nearest_box(points: np.ndarray, lo: np.ndarray, hi: np.ndarray, chunk: int = 4096) -> np.ndarray:
+def _nearest_box(
+    points: np.ndarray, lo: np.ndarray, hi: np.ndarray, chunk: int = 4096
+) -> np.ndarray:
     """Index of the axis-aligned box closest to each point (0 distance inside a box)."""
     points = np.asarray(points, dtype=float).reshape(-1, 3)
     out = np.empty(len(points), dtype=int)
@@ -381,7 +430,9 @@ def _resample(line: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
 def _tubes(lines: list[np.ndarray], arrival: np.ndarray, radius: float) -> pv.PolyData:
     counts = [len(p) for p in lines]
     offsets = np.cumsum([0] + counts[:-1])
-    cells = np.concatenate([np.concatenate([[n], o + np.arange(n)]) for n, o in zip(counts, offsets)])
+    cells = np.concatenate(
+        [np.concatenate([[n], o + np.arange(n)]) for n, o in zip(counts, offsets)]
+    )
     poly = pv.PolyData(np.concatenate(lines), lines=cells)
     poly.point_data["pulse_arrival"] = arrival.astype(np.float32)
     return poly.tube(radius=radius, n_sides=8, capping=False)

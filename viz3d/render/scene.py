@@ -146,7 +146,9 @@ class Scene:
         self.title = title
         self.background = background
         self.metadata: dict[str, Any] = dict(metadata or {})
-        self.node_info: dict[int, dict[str, Any]] = {int(k): dict(v) for k, v in (node_info or {}).items()}
+        self.node_info: dict[int, dict[str, Any]] = {
+            int(k): dict(v) for k, v in (node_info or {}).items()
+        }
         self.actors: list[ActorSpec] = []
         self.texts: list[TextSpec] = []
         self.point_labels: list[PointLabelSpec] = []
@@ -300,8 +302,11 @@ class Scene:
     @property
     def bounds(self) -> tuple[float, float, float, float, float, float]:
         """``(xmin, xmax, ymin, ymax, zmin, zmax)`` of every mesh drawn on screen."""
-        boxes = [np.asarray(a.mesh.bounds, dtype=float) for a in self.actors
-                 if a.mesh.n_points and a.only != "export"]
+        boxes = [
+            np.asarray(a.mesh.bounds, dtype=float)
+            for a in self.actors
+            if a.mesh.n_points and a.only != "export"
+        ]
         if not boxes:
             return (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         arr = np.stack(boxes)
@@ -353,7 +358,9 @@ class Scene:
         if off_screen is None:
             off_screen = default_off_screen()
         try:
-            pl = pv.Plotter(off_screen=off_screen, window_size=list(window_size), lighting=self.lighting)
+            pl = pv.Plotter(
+                off_screen=off_screen, window_size=list(window_size), lighting=self.lighting
+            )
         except Exception as exc:  # VTK raises plain RuntimeErrors when no GL context can be made
             raise RenderError(
                 f"could not open a render window ({exc}); on a headless machine install Mesa "
@@ -365,7 +372,9 @@ class Scene:
                 continue
             # scalar bars are 2D actors: vtk.js draws them as overlapping raw text, so exports
             # carry the colour-bar geometry the scene adds for them instead
-            kwargs = spec.kwargs if target == "screen" else {**spec.kwargs, "show_scalar_bar": False}
+            kwargs = (
+                spec.kwargs if target == "screen" else {**spec.kwargs, "show_scalar_bar": False}
+            )
             actor = pl.add_mesh(spec.mesh, name=spec.name, pickable=spec.pickable, **kwargs)
             if spec.shader and target == "screen":
                 apply_shader(actor, spec.shader)

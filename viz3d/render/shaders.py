@@ -41,8 +41,13 @@ EFFECTS: dict[str, dict[str, Any]] = {
     "depth_cue": {"fogNear": 10.0, "fogFar": 100.0, "fogColor": (1.0, 1.0, 1.0)},
     # the forward-pass pulse (see viz3d.render.pulse); pulseTime moves every frame
     "pulse": {
-        "pulseTime": 0.0, "pulseWidth": 0.02, "pulseDim": 0.25, "pulseFlash": 0.65,
-        "pulseColor": (1.0, 0.97, 0.85), "pulseAlphaFloor": 1.0, "pulseAmbient": 0.25,
+        "pulseTime": 0.0,
+        "pulseWidth": 0.02,
+        "pulseDim": 0.25,
+        "pulseFlash": 0.65,
+        "pulseColor": (1.0, 0.97, 0.85),
+        "pulseAlphaFloor": 1.0,
+        "pulseAmbient": 0.25,
         "pulseDiffuse": 0.75,
     },
 }
@@ -85,7 +90,7 @@ def available_effects() -> list[str]:
     return sorted(p.stem for p in shader_dir().glob("*.glsl"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_shader(name: str) -> tuple[ShaderSection, ...]:
     """Parse ``shaders/<name>.glsl`` into its sections.
 
@@ -107,7 +112,9 @@ def load_shader(name: str) -> tuple[ShaderSection, ...]:
     sections = []
     for i, mark in enumerate(marks):
         end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        sections.append(ShaderSection(mark.group(1), mark.group(2), text[mark.end() : end].strip("\n")))
+        sections.append(
+            ShaderSection(mark.group(1), mark.group(2), text[mark.end() : end].strip("\n"))
+        )
     return tuple(sections)
 
 
@@ -166,14 +173,16 @@ def _inject(actor: Any, sections: tuple[ShaderSection, ...], uniforms: dict[str,
                 raise RenderError(f"uniform {key!r} must be a float or 3 floats, got {value!r}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _driver_accepts(name: str) -> bool:
     """Render a small white sphere with the effect once; a shader the driver rejects draws
     nothing (VTK only logs the compile error), so a blank picture means "skip the effect"."""
     pl = pv.Plotter(off_screen=True, window_size=(16, 16))
     try:
         pl.set_background("black")
-        actor = pl.add_mesh(pv.Sphere(radius=0.5, theta_resolution=8, phi_resolution=8), color="white")
+        actor = pl.add_mesh(
+            pv.Sphere(radius=0.5, theta_resolution=8, phi_resolution=8), color="white"
+        )
         _inject(actor, load_shader(name), dict(EFFECTS.get(name, {})))
         image = pl.screenshot(return_img=True)
     finally:

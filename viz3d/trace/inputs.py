@@ -16,8 +16,7 @@ ShapeLike = Sequence[int] | Sequence[Sequence[int]]
 def _first_leaf(model: nn.Module) -> nn.Module | None:
     for module in model.modules():
         if next(module.children(), None) is None and (
-            isinstance(module, (nn.Embedding, nn.Linear, nn.RNNBase))
-            or isinstance(module, nn.modules.conv._ConvNd)
+            isinstance(module, (nn.Embedding, nn.Linear, nn.RNNBase, nn.modules.conv._ConvNd))
         ):
             return module
     return None
@@ -33,7 +32,9 @@ def infer_input_shape(model: nn.Module) -> tuple[tuple[int, ...], bool]:
     if isinstance(first, nn.Linear):
         return (1, first.in_features), False
     if isinstance(first, nn.RNNBase):
-        return ((1, 16, first.input_size) if first.batch_first else (16, 1, first.input_size)), False
+        return (
+            (1, 16, first.input_size) if first.batch_first else (16, 1, first.input_size)
+        ), False
     if isinstance(first, nn.modules.conv._ConvNd):
         spatial = {1: (64,), 2: (32, 32), 3: (16, 16, 16)}[len(first.kernel_size)]
         return (1, first.in_channels, *spatial), False
@@ -84,7 +85,9 @@ def random_inputs(
         elif device.type == "meta":
             made.append(torch.empty(s, dtype=dtype or torch.float32, device=device))
         else:
-            made.append(torch.randn(s, generator=generator, dtype=dtype or torch.float32).to(device))
+            made.append(
+                torch.randn(s, generator=generator, dtype=dtype or torch.float32).to(device)
+            )
     return tuple(made)
 
 
@@ -117,7 +120,9 @@ def prepare_inputs(
         integer_ids = None
         if input_shape is None:
             input_shape, integer_ids = infer_input_shape(model)
-        return random_inputs(model, input_shape, integer_ids=integer_ids, dtype=dtype, device=device), {}
+        return random_inputs(
+            model, input_shape, integer_ids=integer_ids, dtype=dtype, device=device
+        ), {}
     if isinstance(inputs, Mapping):
         return (), dict(_move(dict(inputs), device, dtype))
     if isinstance(inputs, (tuple, list)):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import weakref
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 
 import networkx as nx
 import torch
@@ -49,7 +49,9 @@ def named_tensors(value: Any, prefix: str, depth: int = 0) -> list[tuple[str, to
     if isinstance(value, (list, tuple)):
         if len(value) == 1:
             return named_tensors(value[0], prefix, depth + 1)
-        return [p for i, v in enumerate(value) for p in named_tensors(v, f"{prefix}[{i}]", depth + 1)]
+        return [
+            p for i, v in enumerate(value) for p in named_tensors(v, f"{prefix}[{i}]", depth + 1)
+        ]
     if isinstance(value, Mapping):
         return [p for k, v in value.items() for p in named_tensors(v, f"{prefix}.{k}", depth + 1)]
     return []
@@ -120,7 +122,9 @@ class Recorder:
         self.stats = stats
         self.samples = samples
         self.modules = module_table(model)
-        self._name_of = {id(m): n for n, m in reversed(list(model.named_modules(remove_duplicate=False)))}
+        self._name_of = {
+            id(m): n for n, m in reversed(list(model.named_modules(remove_duplicate=False)))
+        }
         self._leaf = {id(m): is_leaf(m, model) for m in model.modules()}
         self.graph = nx.DiGraph()
         self.calls: dict[str, dict[str, Any]] = {}
@@ -136,12 +140,16 @@ class Recorder:
         self._modes: list[Any] = []
 
     # ------------------------------------------------------------- context manager
-    def __enter__(self) -> Recorder:
+    def __enter__(self) -> Self:
         try:
             for module in self.model.modules():
-                self._handles.append(module.register_forward_pre_hook(self._pre_hook, with_kwargs=True))
                 self._handles.append(
-                    module.register_forward_hook(self._post_hook, with_kwargs=True, always_call=True)
+                    module.register_forward_pre_hook(self._pre_hook, with_kwargs=True)
+                )
+                self._handles.append(
+                    module.register_forward_hook(
+                        self._post_hook, with_kwargs=True, always_call=True
+                    )
                 )
             for mode in (_FlopMode(self), _OpMode(self)):
                 mode.__enter__()
@@ -151,7 +159,7 @@ class Recorder:
             raise
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         while self._modes:
             self._modes.pop().__exit__(None, None, None)
         for handle in self._handles:
@@ -189,7 +197,9 @@ class Recorder:
             if self.graph.has_edge(source, node):
                 self.graph.edges[source, node]["count"] += 1
             else:
-                self.graph.add_edge(source, node, shape=list(tensor.shape), dtype=str(tensor.dtype)[6:], count=1)
+                self.graph.add_edge(
+                    source, node, shape=list(tensor.shape), dtype=str(tensor.dtype)[6:], count=1
+                )
 
     def _stats(self, tensors: list[torch.Tensor], type_name: str) -> dict[str, Any] | None:
         if not self.stats or not tensors:
@@ -210,8 +220,12 @@ class Recorder:
         named = named_tensors(args, "input") + named_tensors(kwargs, "input")
         for name, tensor in named:
             node = self._new_node(
-                kind="input", name=name, type="Input", out_shapes=[list(tensor.shape)],
-                out_dtypes=[str(tensor.dtype)[6:]], stats=self._stats([tensor], "Input"),
+                kind="input",
+                name=name,
+                type="Input",
+                out_shapes=[list(tensor.shape)],
+                out_dtypes=[str(tensor.dtype)[6:]],
+                stats=self._stats([tensor], "Input"),
             )
             self._register([tensor], node)
 
@@ -219,8 +233,12 @@ class Recorder:
         """One output node per tensor in the model's result, whatever its structure."""
         for name, tensor in named_tensors(output, "output"):
             node = self._new_node(
-                kind="output", name=name, type="Output", out_shapes=[list(tensor.shape)],
-                out_dtypes=[str(tensor.dtype)[6:]], stats=self._stats([tensor], "Output"),
+                kind="output",
+                name=name,
+                type="Output",
+                out_shapes=[list(tensor.shape)],
+                out_dtypes=[str(tensor.dtype)[6:]],
+                stats=self._stats([tensor], "Output"),
             )
             self._link([(self._producer(tensor), tensor)], node)
 
@@ -235,15 +253,22 @@ class Recorder:
         in_shapes = _shapes(inputs)
         leaf = self._leaf[id(module)]
         sources = [(self._producer(t), t) for t in inputs] if leaf else []
-        self.calls[key] = {"in_shapes": in_shapes, "out_shapes": [], "out_dtypes": [], "stats": None,
-                           "order": self._order}
+        self.calls[key] = {
+            "in_shapes": in_shapes,
+            "out_shapes": [],
+            "out_dtypes": [],
+            "stats": None,
+            "order": self._order,
+        }
         self._order += 1
         self._stack.append((key, leaf, self.flops, sources, in_shapes))
         self._scope.append(key)
         if leaf:
             self.leaf_depth += 1
 
-    def _post_hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> None:
+    def _post_hook(
+        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+    ) -> None:
         key, leaf, flops_before, sources, in_shapes = self._stack.pop()
         self._scope.pop()
         if leaf:
@@ -253,7 +278,12 @@ class Recorder:
         name = self._name_of[id(module)]
         type_name = type(module).__name__
         if failed and (self.failure is None or self.failure["exception"] is not exc):
-            self.failure = {"exception": exc, "module": name, "type": type_name, "in_shapes": in_shapes}
+            self.failure = {
+                "exception": exc,
+                "module": name,
+                "type": type_name,
+                "in_shapes": in_shapes,
+            }
         outputs = [] if failed else tensors_in(output)
         call = self.calls[key]
         call["out_shapes"] = _shapes(outputs)
@@ -262,11 +292,19 @@ class Recorder:
         if not leaf:
             return
         node = self._new_node(
-            kind="module", name=name or type_name, type=type_name, module=name,
-            call=int(key.rpartition("#")[2]), scope=list(self._scope), in_shapes=in_shapes,
-            out_shapes=call["out_shapes"], out_dtypes=call["out_dtypes"],
-            params=self.modules[name]["params"], flops=self.flops - flops_before,
-            stats=call["stats"], failed=failed,
+            kind="module",
+            name=name or type_name,
+            type=type_name,
+            module=name,
+            call=int(key.rpartition("#")[2]),
+            scope=list(self._scope),
+            in_shapes=in_shapes,
+            out_shapes=call["out_shapes"],
+            out_dtypes=call["out_dtypes"],
+            params=self.modules[name]["params"],
+            flops=self.flops - flops_before,
+            stats=call["stats"],
+            failed=failed,
         )
         self._link(sources, node)
         self._register(outputs, node)
@@ -290,10 +328,18 @@ class Recorder:
             return
         sources = [(self._producer(t), t) for t in inputs]
         node = self._new_node(
-            kind="op", name=name, type=name, module=self._scope[-1].rpartition("#")[0] if self._scope else "",
-            scope=list(self._scope), category=op_category(name), in_shapes=_shapes(inputs),
-            out_shapes=_shapes(outputs), out_dtypes=[str(t.dtype)[6:] for t in outputs],
-            flops=self.flops - flops_before, stats=self._stats(outputs, name), failed=failure is not None,
+            kind="op",
+            name=name,
+            type=name,
+            module=self._scope[-1].rpartition("#")[0] if self._scope else "",
+            scope=list(self._scope),
+            category=op_category(name),
+            in_shapes=_shapes(inputs),
+            out_shapes=_shapes(outputs),
+            out_dtypes=[str(t.dtype)[6:] for t in outputs],
+            flops=self.flops - flops_before,
+            stats=self._stats(outputs, name),
+            failed=failure is not None,
         )
         self._link(sources, node)
         self._register(outputs, node)
@@ -320,9 +366,15 @@ class Recorder:
         """The recorded graph with the model's totals."""
         total, trainable = unique_param_count(self.model)
         info = GraphInfo(
-            model_name=type(self.model).__name__, total_params=total, trainable_params=trainable,
-            total_flops=int(self.flops), device=device, partial=partial, error=error,
-            modules=self.modules, calls=self.calls,
+            model_name=type(self.model).__name__,
+            total_params=total,
+            trainable_params=trainable,
+            total_flops=int(self.flops),
+            device=device,
+            partial=partial,
+            error=error,
+            modules=self.modules,
+            calls=self.calls,
         )
         return LayerGraph(self.graph, info)
 
@@ -345,10 +397,16 @@ def registration_graph(model: nn.Module, *, device: str, error: str) -> LayerGra
         parts = name.split(".") if name else []
         scope = [call_key(".".join(parts[:i]), 0) for i in range(len(parts))]
         for key in scope:
-            recorder.calls.setdefault(key, {"in_shapes": [], "out_shapes": [], "stats": None, "order": 0})
+            recorder.calls.setdefault(
+                key, {"in_shapes": [], "out_shapes": [], "stats": None, "order": 0}
+            )
         node = recorder._new_node(
-            kind="module", name=name or type(module).__name__, type=type(module).__name__,
-            module=name, scope=scope, params=recorder.modules[name]["params"],
+            kind="module",
+            name=name or type(module).__name__,
+            type=type(module).__name__,
+            module=name,
+            scope=scope,
+            params=recorder.modules[name]["params"],
         )
         if previous is not None:
             recorder.graph.add_edge(previous, node, shape=[], dtype="", count=1, inferred=True)

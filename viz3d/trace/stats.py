@@ -7,8 +7,18 @@ from typing import Any
 import torch
 
 # Module classes whose outputs keep channels on axis 1 (N, C, ...), so neurons are channels.
-_CHANNEL_FIRST = ("Conv", "BatchNorm", "InstanceNorm", "Pool", "Upsample", "PixelShuffle",
-                  "Dropout2d", "Dropout3d", "GroupNorm", "ConvTranspose")
+_CHANNEL_FIRST = (
+    "Conv",
+    "BatchNorm",
+    "InstanceNorm",
+    "Pool",
+    "Upsample",
+    "PixelShuffle",
+    "Dropout2d",
+    "Dropout3d",
+    "GroupNorm",
+    "ConvTranspose",
+)
 
 
 def neuron_dim(tensor: torch.Tensor, type_name: str = "") -> int:
@@ -20,7 +30,9 @@ def neuron_dim(tensor: torch.Tensor, type_name: str = "") -> int:
     return tensor.dim() - 1
 
 
-def activation_stats(tensor: torch.Tensor, type_name: str = "", samples: int = 256) -> dict[str, Any] | None:
+def activation_stats(
+    tensor: torch.Tensor, type_name: str = "", samples: int = 256
+) -> dict[str, Any] | None:
     """Summarise one activation: mean, std, abs-max and up to ``samples`` neuron means.
 
     Returns ``None`` for tensors without values (``meta``), non-float tensors and empty ones.
@@ -51,7 +63,9 @@ def activation_stats(tensor: torch.Tensor, type_name: str = "", samples: int = 2
             index = torch.linspace(0, count - 1, take, device=x.device).round().long()
             picked = x.index_select(dim, index).movedim(dim, 0).reshape(take, -1)
             neurons = picked.mean(dim=1)
-        values = torch.cat([torch.stack([total, norm, low, high]).to(neurons.dtype), neurons]).tolist()
+        values = torch.cat(
+            [torch.stack([total, norm, low, high]).to(neurons.dtype), neurons]
+        ).tolist()
     n = x.numel()
     mean = values[0] / n
     variance = max(values[1] ** 2 / n - mean**2, 0.0)

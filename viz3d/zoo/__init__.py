@@ -40,11 +40,20 @@ SAMPLES: dict[str, Sample] = {
     "resnet": Sample(vision.SmallResNet, (1, 3, 32, 32), "ResNet with 6 basic blocks and skips"),
     "unet": Sample(vision.SmallUNet, (1, 1, 64, 64), "3-level U-Net with concat skips"),
     "gpt2": Sample(language.gpt2, (1, 16), "tiny GPT-2 (2 blocks, 64 wide), HF transformers"),
-    "bert": Sample(language.bert, (1, 16), "tiny BERT encoder (2 layers, 64 wide), HF transformers"),
-    "gpt2-small": Sample(lambda: language.gpt2(12, 768, 12, 50257, 1024), (1, 64),
-                         "GPT-2 small shape (124M), random weights"),
-    "gpt2-medium": Sample(lambda: language.gpt2(24, 1024, 16, 50257, 1024), (1, 64),
-                          "GPT-2 medium shape (355M) on meta", device="meta"),
+    "bert": Sample(
+        language.bert, (1, 16), "tiny BERT encoder (2 layers, 64 wide), HF transformers"
+    ),
+    "gpt2-small": Sample(
+        lambda: language.gpt2(12, 768, 12, 50257, 1024),
+        (1, 64),
+        "GPT-2 small shape (124M), random weights",
+    ),
+    "gpt2-medium": Sample(
+        lambda: language.gpt2(24, 1024, 16, 50257, 1024),
+        (1, 64),
+        "GPT-2 medium shape (355M) on meta",
+        device="meta",
+    ),
     "llama7b": Sample(language.llama7b, (1, 64), "LLaMA-7B shape (6.7B) on meta", device="meta"),
 }
 

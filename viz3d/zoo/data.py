@@ -20,7 +20,9 @@ def digits(images: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     try:
         from sklearn.datasets import load_digits
     except ImportError as exc:
-        raise SpecError("the digits data set comes with scikit-learn: pip install scikit-learn") from exc
+        raise SpecError(
+            "the digits data set comes with scikit-learn: pip install scikit-learn"
+        ) from exc
     bunch = load_digits()
     x = torch.tensor(bunch.data / 16.0, dtype=torch.float32)
     return (x.view(-1, 1, 8, 8) if images else x), torch.tensor(bunch.target)

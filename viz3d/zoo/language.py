@@ -17,27 +17,48 @@ def _transformers():
     return transformers
 
 
-def gpt2(n_layer: int = 2, n_embd: int = 64, n_head: int = 4, vocab_size: int = 1000,
-         n_positions: int = 128) -> nn.Module:
+def gpt2(
+    n_layer: int = 2,
+    n_embd: int = 64,
+    n_head: int = 4,
+    vocab_size: int = 1000,
+    n_positions: int = 128,
+) -> nn.Module:
     """A GPT-2 language model (LM head tied to the token embedding) built from a config.
 
     The defaults make a tiny one; ``gpt2(12, 768, 12, 50257, 1024)`` is GPT-2 small's shape.
     """
     tf = _transformers()
-    config = tf.GPT2Config(n_layer=n_layer, n_embd=n_embd, n_head=n_head, vocab_size=vocab_size,
-                           n_positions=n_positions, attn_implementation="eager",
-                           bos_token_id=vocab_size - 1, eos_token_id=vocab_size - 1)
+    config = tf.GPT2Config(
+        n_layer=n_layer,
+        n_embd=n_embd,
+        n_head=n_head,
+        vocab_size=vocab_size,
+        n_positions=n_positions,
+        attn_implementation="eager",
+        bos_token_id=vocab_size - 1,
+        eos_token_id=vocab_size - 1,
+    )
     return tf.GPT2LMHeadModel(config).eval()
 
 
-def bert(num_hidden_layers: int = 2, hidden_size: int = 64, num_attention_heads: int = 4,
-         vocab_size: int = 1000) -> nn.Module:
+def bert(
+    num_hidden_layers: int = 2,
+    hidden_size: int = 64,
+    num_attention_heads: int = 4,
+    vocab_size: int = 1000,
+) -> nn.Module:
     """A small BERT encoder built from a config."""
     tf = _transformers()
-    config = tf.BertConfig(num_hidden_layers=num_hidden_layers, hidden_size=hidden_size,
-                           num_attention_heads=num_attention_heads, intermediate_size=4 * hidden_size,
-                           vocab_size=vocab_size, max_position_embeddings=128,
-                           attn_implementation="eager")
+    config = tf.BertConfig(
+        num_hidden_layers=num_hidden_layers,
+        hidden_size=hidden_size,
+        num_attention_heads=num_attention_heads,
+        intermediate_size=4 * hidden_size,
+        vocab_size=vocab_size,
+        max_position_embeddings=128,
+        attn_implementation="eager",
+    )
     return tf.BertModel(config).eval()
 
 
@@ -48,7 +69,13 @@ def llama7b() -> nn.Module:
     memory.
     """
     tf = _transformers()
-    config = tf.LlamaConfig(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
-                            num_attention_heads=32, num_key_value_heads=32, vocab_size=32000,
-                            max_position_embeddings=4096)
+    config = tf.LlamaConfig(
+        hidden_size=4096,
+        intermediate_size=11008,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=32,
+        vocab_size=32000,
+        max_position_embeddings=4096,
+    )
     return tf.LlamaForCausalLM(config).eval()

@@ -6,7 +6,9 @@ import torch
 from torch import nn
 
 
-def mlp(in_features: int = 64, hidden: tuple[int, ...] = (128, 64), classes: int = 10) -> nn.Sequential:
+def mlp(
+    in_features: int = 64, hidden: tuple[int, ...] = (128, 64), classes: int = 10
+) -> nn.Sequential:
     """A ReLU multilayer perceptron (sized for scikit-learn's 8x8 digits by default)."""
     layers: list[nn.Module] = []
     width = in_features
@@ -20,9 +22,14 @@ def mlp(in_features: int = 64, hidden: tuple[int, ...] = (128, 64), classes: int
 def digits_cnn(classes: int = 10) -> nn.Sequential:
     """Two conv + pool stages and a linear classifier for 1x8x8 digits (6,090 parameters)."""
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(32 * 2 * 2, classes),
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * 2 * 2, classes),
     )
 
 
@@ -32,8 +39,14 @@ class SmallCNN(nn.Module):
     def __init__(self, in_channels: int = 1, classes: int = 10) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(in_channels, 16, 3, padding=1),
+            nn.BatchNorm2d(16),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
         )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(32, classes)
@@ -70,7 +83,9 @@ class SmallResNet(nn.Module):
 
     def __init__(self, classes: int = 10, width: int = 16) -> None:
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU())
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()
+        )
         stages = []
         cin = width
         for i, cout in enumerate((width, 2 * width, 4 * width)):
@@ -88,8 +103,12 @@ class SmallResNet(nn.Module):
 
 def _double_conv(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
-        nn.Conv2d(cout, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
+        nn.Conv2d(cin, cout, 3, padding=1),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(),
+        nn.Conv2d(cout, cout, 3, padding=1),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(),
     )
 
 

@@ -1,0 +1,1 @@
+"""Comparing two models: module matching, weight and activation differences (``ModelDiff``)."""

@@ -1,0 +1,1 @@
+"""Feature maps, activation maximisation and deep feature factorisation (computation only)."""

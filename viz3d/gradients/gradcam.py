@@ -1,4 +1,4 @@
-"""Grad-CAM (Selvaraju et al. 2017): where in the image a conv layer found the evidence for a class."""
+"""Grad-CAM (Selvaraju et al. 2017): where in an image a conv layer found evidence for a class."""
 
 from __future__ import annotations
 

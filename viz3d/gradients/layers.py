@@ -42,7 +42,7 @@ def execution_order(
 
 
 def layer_norm_of(module: nn.Module, attr: str = "grad") -> float:
-    """L2 norm over a module's own parameters' ``.grad`` (``attr="grad"``) or values (``"data"``)."""
+    """L2 norm of a module's own parameters' ``.grad`` (``attr="grad"``) or values (``"data"``)."""
     total = torch.zeros((), dtype=torch.float64)
     for p in module.parameters(recurse=False):
         value = p.grad if attr == "grad" else p.detach()

@@ -183,5 +183,5 @@ class Watcher:
 
 
 def watch(model: nn.Module, every: int = 1, *, activations: bool = True) -> Watcher:
-    """Start recording gradient and activation statistics every ``every`` steps (see :class:`Watcher`)."""
+    """Record gradient and activation statistics every ``every`` steps (see :class:`Watcher`)."""
     return Watcher(model, every, activations=activations)

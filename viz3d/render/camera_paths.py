@@ -191,7 +191,8 @@ def flythrough_cameras(
     path = forward_path(scene)
     if len(path.nodes) < 2:
         raise RenderError(
-            f"a fly-through needs at least 2 nodes with boxes (pickable meshes with a 'node_id' cell "
+            f"a fly-through needs at least 2 nodes with boxes (pickable meshes with a "
+            f"'node_id' cell "
             f"array); this scene has {len(path.nodes)}: use orbit_movie instead"
         )
     extent = path.sizes.max(axis=1)
@@ -249,7 +250,7 @@ def _camera(eye: np.ndarray, focus: np.ndarray, view_angle: float) -> Camera:
 
 
 def _cell_points(mesh: pv.PolyData) -> tuple[np.ndarray, np.ndarray]:
-    """(node id, point) for every point of every cell, in VTK's cell order (verts, lines, polys, strips)."""
+    """(node id, point) for every point of every cell, in VTK's cell order (verts, lines, polys)."""
     node_of_cell = np.asarray(mesh.cell_data["node_id"]).astype(int)
     conn, counts = [], []
     for cells in (mesh.GetVerts(), mesh.GetLines(), mesh.GetPolys(), mesh.GetStrips()):
@@ -330,7 +331,7 @@ def _forward_only(points: np.ndarray) -> np.ndarray:
 
 
 def _moving_average(points: np.ndarray, window: int) -> np.ndarray:
-    """Centred moving average with the ends kept in place (so the path still starts at the input)."""
+    """Centred moving average with the ends kept in place (the path still starts at the input)."""
     if len(points) <= 2:
         return points.copy()
     half = window // 2
@@ -367,7 +368,7 @@ def _catmull_rom(points: np.ndarray, samples: int) -> tuple[np.ndarray, np.ndarr
 
 
 def _smooth(values: np.ndarray, width: int) -> np.ndarray:
-    """Gaussian smoothing over ``width`` samples (edge values repeated), for gentle height changes."""
+    """Gaussian smoothing over ``width`` samples (edges repeated), for gentle height changes."""
     x = np.arange(-2 * width, 2 * width + 1)
     kernel = np.exp(-0.5 * (x / width) ** 2)
     padded = np.concatenate([np.full(2 * width, values[0]), values, np.full(2 * width, values[-1])])

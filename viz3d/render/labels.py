@@ -88,7 +88,7 @@ def choose_labels(layout: Layout, max_labels: int = MAX_LABELS) -> list[int]:
 
 
 def label_text(node: dict) -> str:
-    """The label of one node: abbreviated name, with the class for numbered children; ops by type."""
+    """The label of one node: short name, with the class for numbered children; ops by type."""
     if node.get("kind") == "op":
         return str(node.get("type") or "?")
     name = str(node.get("name") or "")

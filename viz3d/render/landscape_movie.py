@@ -87,8 +87,8 @@ def evolution_movie(
     >>> import os, tempfile
     >>> from viz3d.landscape import Landscape
     >>> axis = np.linspace(-1, 1, 9)
-    >>> frames = [Landscape((axis, axis), k * np.add.outer(axis**2, axis**2) + 1, np.ones((9, 9), bool))
-    ...           for k in (1, 2, 3)]
+    >>> bowl, mask = np.add.outer(axis**2, axis**2), np.ones((9, 9), bool)
+    >>> frames = [Landscape((axis, axis), k * bowl + 1, mask) for k in (1, 2, 3)]
     >>> evolution_movie(frames, os.path.join(tempfile.mkdtemp(), "e.mp4"), seconds=1, fps=6,
     ...                 window_size=(96, 64), progress=False).suffix
     '.mp4'

@@ -76,7 +76,8 @@ def template_glyphs(
     >>> import numpy as np, pyvista as pv
     >>> from viz3d.render.meshes import template_glyphs
     >>> ball = pv.Sphere(radius=0.5, theta_resolution=8, phi_resolution=6)
-    >>> template_glyphs(ball, np.zeros((3, 3)), np.ones((3, 3)), np.arange(3)).n_cells == 3 * ball.n_cells
+    >>> glyphs = template_glyphs(ball, np.zeros((3, 3)), np.ones((3, 3)), np.arange(3))
+    >>> glyphs.n_cells == 3 * ball.n_cells
     True
     """
     tri = template.triangulate()

@@ -18,6 +18,14 @@ def _mlp(dtype=torch.float32):
     ).to(dtype)
 
 
+def _wide_mlp(dtype=torch.float32):
+    """Hidden layers wider than 16 outputs: the per-point product is not computed transposed."""
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 24), nn.Tanh(), nn.Linear(24, 20)
+    ).to(dtype)
+
+
 def _cnn(dtype=torch.float32):
     torch.manual_seed(0)
     return nn.Sequential(
@@ -102,7 +110,7 @@ def test_model_left_bit_identical_with_flags():
     assert [p.requires_grad for p in model.parameters()] == grads
 
 
-@pytest.mark.parametrize("factory, shape", [(_mlp, (6,)), (_cnn, (1, 8, 8))])
+@pytest.mark.parametrize("factory, shape", [(_mlp, (6,)), (_wide_mlp, (6,)), (_cnn, (1, 8, 8))])
 def test_batched_matches_per_point_float64(factory, shape):
     model, data = factory(torch.float64), _classification(shape=shape, dtype=torch.float64)
     loss_fn = nn.CrossEntropyLoss()

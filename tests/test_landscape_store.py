@@ -19,39 +19,52 @@ def _data():
     return torch.randn(30, 5, generator=g), torch.randn(30, 1, generator=g)
 
 
-class CountingMSE:
-    """An MSE loss that counts its calls and can simulate Ctrl-C after a number of calls."""
+class CountingMSE(nn.Module):
+    """MSE that counts its calls and can simulate Ctrl-C after a number of calls.
+
+    It reads ``.item()``, which vmap cannot batch, so it is called once per grid point. The
+    counters are private attributes, which are not part of the loss's configuration.
+    """
 
     def __init__(self, interrupt_after=None):
-        self.calls, self.interrupt_after = 0, interrupt_after
+        super().__init__()
+        self._calls, self._interrupt_after = 0, interrupt_after
 
-    def __call__(self, outputs, targets):
-        self.calls += 1
-        if self.interrupt_after is not None and self.calls > self.interrupt_after:
+    def forward(self, outputs, targets):
+        self._calls += 1
+        if self._interrupt_after is not None and self._calls > self._interrupt_after:
             raise KeyboardInterrupt
-        return ((outputs - targets) ** 2).mean()
+        loss = ((outputs - targets) ** 2).mean()
+        return loss if loss.item() >= 0 else -loss
 
 
 def test_resume_after_interruption_recomputes_nothing_stored(tmp_path):
     path = tmp_path / "plane.npz"
     model, data = _model(), _data()
-    options = {"steps": 5, "batch_points": 3, "progress": False, "store": str(path)}
+    options = {"steps": 5, "batch_points": 3, "progress": False}
+    fresh_loss = CountingMSE()
+    fresh = loss_landscape(model, fresh_loss, data, **options)
     with pytest.raises(KeyboardInterrupt):
-        loss_landscape(model, CountingMSE(interrupt_after=6), data, **options)
+        loss_landscape(model, CountingMSE(interrupt_after=6), data, store=str(path), **options)
     partial = Landscape.load(path)
     stored = int(partial.done.sum())
     assert 0 < stored < 25
+    assert partial.metadata["error"] == "KeyboardInterrupt"
     assert np.isfinite(partial.losses[partial.done]).all()
     assert np.isnan(partial.losses[~partial.done]).all()
 
-    resumed = loss_landscape(model, CountingMSE(), data, **options)
+    resumed_loss = CountingMSE()
+    resumed = loss_landscape(model, resumed_loss, data, store=str(path), **options)
+    # one real loss call per missing point: a fresh run makes `stored` calls more
+    assert resumed_loss._calls == fresh_loss._calls - stored
     assert resumed.metadata["evaluated_points"] == 25 - stored
     assert resumed.done.all()
     np.testing.assert_array_equal(resumed.losses[partial.done], partial.losses[partial.done])
-    fresh = loss_landscape(model, CountingMSE(), data, steps=5, batch_points=3, progress=False)
     np.testing.assert_allclose(resumed.losses, fresh.losses, rtol=1e-6)
 
-    again = loss_landscape(model, CountingMSE(), data, **options)
+    again_loss = CountingMSE()
+    again = loss_landscape(model, again_loss, data, store=str(path), **options)
+    assert again_loss._calls == 0
     assert again.metadata["evaluated_points"] == 0
 
 

@@ -5,6 +5,8 @@ Renders are tiny (160x120, a few frames) and every check decodes the written fil
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -14,7 +16,7 @@ import torch
 
 from viz3d.api import enhanced_3d_visualization
 from viz3d.errors import RenderError
-from viz3d.render import movie
+from viz3d.render import movie, shaders
 from viz3d.render.camera_paths import flythrough_cameras, forward_path
 from viz3d.render.movie import (
     MovieWriter,
@@ -24,6 +26,7 @@ from viz3d.render.movie import (
     orbit_movie,
     write_movie,
 )
+from viz3d.render.pulse import Pulse
 
 SIZE = (160, 120)
 
@@ -113,18 +116,44 @@ def _screen_points(scene, points: np.ndarray) -> list[tuple[int, int]]:
         pl.close()
 
 
-@pytest.mark.parametrize("pulse", ["shader", "cpu"])
-def test_forward_pass_lights_layers_in_execution_order(scene, tmp_path, pulse):
+@pytest.fixture
+def pulse_modes(monkeypatch) -> list[str]:
+    """The path (``Pulse.mode``) of every pulse the test builds."""
+    modes: list[str] = []
+    init = Pulse.__init__
+
+    def recording_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        modes.append(self.mode)
+
+    monkeypatch.setattr(Pulse, "__init__", recording_init)
+    return modes
+
+
+@pytest.fixture
+def driver_rejects_shaders(monkeypatch):
+    """A GL driver that compiles none of viz3d's effects."""
+    monkeypatch.setattr(shaders, "_ACCEPTED", {})
+    monkeypatch.setattr(shaders, "_compiles", lambda actor: False)
+
+
+@pytest.mark.parametrize("pulse", ["shader", "cpu", "auto-on-a-driver-without-shaders"])
+def test_forward_pass_lights_layers_in_execution_order(
+    scene, tmp_path, pulse, pulse_modes, request
+):
+    if pulse.startswith("auto"):
+        request.getfixturevalue("driver_rejects_shaders")
     out = forward_pass_movie(
         scene,
         tmp_path / "fp.mp4",
         seconds=2,
         fps=12,
         window_size=SIZE,
-        pulse=pulse,
+        pulse="auto" if pulse.startswith("auto") else pulse,
         show_layer=False,
         progress=False,
     )
+    assert pulse_modes == ["cpu" if pulse.startswith("auto") else pulse], "the path that ran"
     frames = frames_of(out)
     path = forward_path(scene)
     layers = [
@@ -143,30 +172,47 @@ def test_forward_pass_lights_layers_in_execution_order(scene, tmp_path, pulse):
     )
 
 
-def test_shader_and_cpu_pulse_look_the_same(scene, tmp_path):
-    shader = frames_of(
-        forward_pass_movie(
-            scene,
-            tmp_path / "s.mp4",
-            seconds=1,
-            fps=8,
-            window_size=SIZE,
-            pulse="shader",
-            progress=False,
-        )
-    )
-    cpu = frames_of(
-        forward_pass_movie(
-            scene,
-            tmp_path / "c.mp4",
-            seconds=1,
-            fps=8,
-            window_size=SIZE,
-            pulse="cpu",
-            progress=False,
-        )
-    )
-    assert mean_diff(shader, cpu) < 2.0
+def _pulse_frames(scene, mode: str, times) -> tuple[Pulse, np.ndarray]:
+    pl = scene.plotter(off_screen=True, window_size=SIZE, interactive=False)
+    try:
+        pulse = Pulse(scene, pl, mode=mode)
+        shots = []
+        for t in times:
+            pulse.set_time(t)
+            pl.render()
+            shots.append(pl.screenshot(return_img=True)[..., :3])
+        return pulse, np.stack(shots).astype(np.int16)
+    finally:
+        pl.close()
+
+
+def test_shader_and_cpu_pulse_look_the_same(scene):
+    times = [0.0, 0.3, 0.5, 0.7, 1.0]
+    shader, on_gpu = _pulse_frames(scene, "shader", times)
+    cpu, on_cpu = _pulse_frames(scene, "cpu", times)
+    assert shader.mode == "shader" and cpu.mode == "cpu"
+    # the shader path leaves the colours alone; the CPU path rewrites them
+    assert all(np.array_equal(item.colors, item.base) for item in shader._actors)
+    assert not all(np.array_equal(item.colors, item.base) for item in cpu._actors)
+    steps = [mean_diff(on_gpu[k], on_gpu[k + 1]) for k in range(len(times) - 1)]
+    assert min(steps) > 0.5, "the shader animates: every time looks different"
+    for k in range(len(times)):
+        assert mean_diff(on_gpu[k], on_cpu[k]) < 2.0, f"time {times[k]}"
+
+
+def test_rejected_pulse_shader_falls_back_to_the_cpu(scene, driver_rejects_shaders, caplog):
+    times = [0.0, 0.5, 1.0]
+    with caplog.at_level("INFO", logger="viz3d.render"):
+        pulse, frames = _pulse_frames(scene, None, times)
+    assert pulse.mode == "cpu"
+    assert "rejected" in caplog.text and "cpu path" in caplog.text
+    assert all(
+        item.actor.GetShaderProperty().GetNumberOfShaderReplacements() == 0
+        for item in pulse._actors
+    ), "no shader left on the pulse actors"
+    assert mean_diff(frames[0], frames[1]) > 0.5 and mean_diff(frames[1], frames[2]) > 0.5
+    _, reference = _pulse_frames(scene, "cpu", times)
+    assert mean_diff(frames, reference) < 0.5, "the fallback is the CPU path"
 
 
 @pytest.mark.parametrize("ext", [".mp4", ".gif"])
@@ -238,3 +284,15 @@ def test_two_workers_write_the_same_movie(scene, tmp_path):
     assert one.shape == two.shape
     assert mean_diff(one, two) < 1.0
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("mask, expected", [(0o077, 0o600), (0o022, 0o644)])
+def test_movie_permissions_follow_the_umask(scene, tmp_path, mask, expected):
+    saved = os.umask(mask)
+    try:
+        out = orbit_movie(
+            scene, tmp_path / "o.gif", seconds=0.5, fps=4, window_size=(64, 48), progress=False
+        )
+    finally:
+        os.umask(saved)
+    assert stat.S_IMODE(out.stat().st_mode) == expected

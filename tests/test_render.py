@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,8 @@ pv = pytest.importorskip("pyvista")
 
 import viz3d
 from viz3d.api import enhanced_3d_visualization
+from viz3d.errors import RenderError
+from viz3d.files import atomic_write
 from viz3d.layout import compute_layout
 from viz3d.render import Scene, build_scene
 from viz3d.render.picking import format_node_info, pick_node
@@ -129,11 +132,62 @@ def test_hover_picks_the_layer_under_the_mouse(graph):
     assert "params:" in text and "activation:" in text
 
 
-def test_glow_shader_changes_the_picture(graph):
+def _neuron_rings(scene, pl, inner: float, outer: float) -> np.ndarray:
+    """Mask of the pixels between ``inner`` and ``outer`` neuron radii from any neuron centre."""
+    spec = next(a for a in scene.actors if a.name == "neurons")
+    radius = spec.kwargs["point_size"] / 2
+    rows, cols = np.mgrid[: SIZE[1], : SIZE[0]]
+    mask = np.zeros(rows.shape, bool)
+    for point in spec.mesh.points:
+        pl.renderer.SetWorldPoint(*point, 1.0)
+        pl.renderer.WorldToDisplay()
+        x, y, _ = pl.renderer.GetDisplayPoint()
+        d = np.hypot(cols - x, rows - (SIZE[1] - 1 - y)) / radius
+        mask |= (d >= inner) & (d < outer)
+    return mask
+
+
+def test_glow_adds_light_around_each_neuron_and_nowhere_else(graph):
     layout = compute_layout(graph)
-    plain = build_scene(layout, glow=False, labels=False).screenshot(window_size=SIZE).astype(int)
-    glowing = build_scene(layout, glow=True, labels=False).screenshot(window_size=SIZE).astype(int)
-    assert np.abs(plain - glowing).sum() > 0
+    images, scenes = {}, {}
+    for glow in (False, True):
+        scenes[glow] = build_scene(layout, glow=glow, labels=False)
+        pl = scenes[glow].plotter(off_screen=True, window_size=SIZE, interactive=False)
+        try:
+            replacements = pl.actors["neurons"].GetShaderProperty().GetNumberOfShaderReplacements()
+            assert replacements == (1 if glow else 0), "the glow shader is on the neuron actor"
+            images[glow] = pl.screenshot(return_img=True).astype(float).mean(axis=2)
+            ring = _neuron_rings(scenes[glow], pl, 0.5, 1.0)
+            far = ~_neuron_rings(scenes[glow], pl, 0.0, 3.0)
+        finally:
+            pl.close()
+    gain = images[True] - images[False]
+    assert gain[ring].mean() > 15, "the neurons' outer rings brighten"
+    assert (gain[ring] >= -1).mean() > 0.95, "the glow only adds light"
+    assert np.abs(gain[far]).mean() < 0.5, "away from the neurons nothing changes"
+
+
+def test_shader_check_compiles_the_kind_of_actor_it_is_applied_to(tmp_path, monkeypatch):
+    from viz3d.render import shaders
+
+    # valid GLSL only where VTK passes per-vertex colours to the fragment shader
+    (tmp_path / "tint.glsl").write_text(
+        "//@@ fragment //VTK::Color::Impl\n  diffuseColor *= vertexColorVSOutput.rgb;\n"
+    )
+    monkeypatch.setenv("VIZ3D_SHADER_DIR", str(tmp_path))
+    pl = pv.Plotter(off_screen=True, window_size=(64, 64))
+    try:
+        ball = pv.Sphere()
+        ball["rgb"] = np.full((ball.n_points, 3), 200, np.uint8)
+        coloured = pl.add_mesh(ball, scalars="rgb", rgb=True)
+        plain = pl.add_mesh(pv.Sphere(center=(2, 0, 0)), color="white")
+        assert shaders.apply_shader(coloured, "tint") is True
+        assert shaders.apply_shader(plain, "tint") is False
+        assert plain.GetShaderProperty().GetNumberOfShaderReplacements() == 0, "taken off again"
+        assert coloured.GetShaderProperty().GetNumberOfShaderReplacements() == 1
+        assert pl.screenshot(return_img=True).astype(int).sum() > 0
+    finally:
+        pl.close()
 
 
 def test_rejected_shader_falls_back_with_a_note(tmp_path, monkeypatch, caplog):
@@ -197,7 +251,11 @@ def test_html_escapes_hostile_class_names(tmp_path):
     assert "&lt;/script&gt;&lt;script&gt;alert(1)" in html
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
+# under CI a missing chromium must fail the test (FileNotFoundError below), not skip it
+@pytest.mark.skipif(
+    shutil.which("chromium") is None and not os.environ.get("CI"),
+    reason="chromium is not installed",
+)
 def test_html_renders_in_headless_chromium(graph, tmp_path):
     page = build_scene(compute_layout(graph)).export_html(tmp_path / "scene.html")
     shot = tmp_path / "browser.png"
@@ -243,3 +301,111 @@ def test_exports_carry_the_colour_bar_as_a_gradient_mesh_not_2d_bars():
         export.close()
     bar = next(a.mesh for a in scene.actors if a.name == "colorbar-3d")
     assert len(np.unique(bar.point_data["value"])) > 10
+
+
+def _two_block_scene(third: bool = False) -> Scene:
+    scene = Scene(title="blocks")
+    scene.add_mesh(pv.Cube(), name="cube")
+    scene.add_mesh(pv.Sphere(), name="ball")
+    if third:
+        scene.add_mesh(pv.Cone(), name="cone")
+    return scene
+
+
+def _pair(vtm) -> tuple[list[str], list[str]]:
+    """Block names read back and every file of the export folder."""
+    folder = vtm.with_suffix("")
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    return pv.read(vtm).keys(), files
+
+
+def test_vtk_export_refuses_a_folder_holding_files_it_did_not_write(tmp_path):
+    vtm = tmp_path / "results.vtm"
+    _two_block_scene().export_vtk(vtm)
+    before = _pair(vtm)
+    notes = tmp_path / "results" / "notes.txt"
+    notes.write_text("my notes")
+    with pytest.raises(RenderError, match=r"notes\.txt") as err:
+        _two_block_scene(third=True).export_vtk(vtm)
+    assert "move them" in str(err.value)
+    assert notes.read_text() == "my notes"
+    assert _pair(vtm) == (before[0], sorted([*before[1], "notes.txt"]))
+
+    fresh = tmp_path / "fresh.vtm"
+    (tmp_path / "fresh").mkdir()
+    (tmp_path / "fresh" / "data.csv").write_text("1,2")
+    with pytest.raises(RenderError, match=r"data\.csv"):
+        _two_block_scene().export_vtk(fresh)
+    assert not fresh.exists() and (tmp_path / "fresh" / "data.csv").read_text() == "1,2"
+
+
+def test_vtk_export_replaces_its_own_blocks_and_nothing_else(tmp_path):
+    vtm = tmp_path / "results.vtm"
+    _two_block_scene().export_vtk(vtm)
+    first = _pair(vtm)[1]
+    _two_block_scene(third=True).export_vtk(vtm)
+    names, files = _pair(vtm)
+    assert names == ["cube", "ball", "cone"]
+    assert len(files) == 3 and not set(files) & set(first)
+    assert len({f.split("/")[0] for f in files}) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results", "results.vtm"]
+
+
+def test_vtk_export_replaces_a_pyvista_written_pair(tmp_path):
+    old = pv.MultiBlock()
+    old.append(pv.Cube(), "old")
+    old.save(tmp_path / "results.vtm")  # pyvista's layout: results/results_0.vtp
+    assert (tmp_path / "results" / "results_0.vtp").exists()
+    _two_block_scene().export_vtk(tmp_path / "results.vtm")
+    names, files = _pair(tmp_path / "results.vtm")
+    assert names == ["cube", "ball"] and "results_0.vtp" not in files
+
+
+@pytest.mark.parametrize("stage", ["blocks", "vtm"])
+def test_interrupted_vtk_export_keeps_the_old_pair(tmp_path, monkeypatch, stage):
+    from viz3d.render import export
+
+    vtm = tmp_path / "results.vtm"
+    _two_block_scene().export_vtk(vtm)
+    before = _pair(vtm)
+    if stage == "blocks":  # the writer dies after the first block file
+
+        def save(self, filename, **kwargs):
+            folder = Path(filename).with_suffix("")
+            folder.mkdir()
+            (folder / f"{folder.name}_0.vtp").write_text("<VTKFile half")
+            raise OSError("disk full")
+
+        monkeypatch.setattr(pv.MultiBlock, "save", save)
+    else:  # the blocks are complete, the new .vtm dies half-written
+
+        def atomic(path, write, suffix):
+            def half(tmp):
+                write(tmp)
+                tmp.write_bytes(tmp.read_bytes()[:50])
+                raise OSError("disk full")
+
+            return atomic_write(path, half, suffix=suffix)
+
+        monkeypatch.setattr(export, "_atomic", atomic)
+    with pytest.raises(RenderError, match="disk full"):
+        _two_block_scene(third=True).export_vtk(vtm)
+    assert _pair(vtm) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results", "results.vtm"]
+    monkeypatch.undo()
+    _two_block_scene(third=True).export_vtk(vtm)
+    assert _pair(vtm)[0] == ["cube", "ball", "cone"]
+
+
+def test_vtk_export_interrupted_after_the_swap_has_the_new_pair(tmp_path, monkeypatch):
+    from viz3d.render import export
+
+    vtm = tmp_path / "results.vtm"
+    _two_block_scene().export_vtk(vtm)
+    monkeypatch.setattr(export, "_remove_old_blocks", lambda *a, **k: None)  # killed here
+    _two_block_scene(third=True).export_vtk(vtm)
+    names, files = _pair(vtm)
+    assert names == ["cube", "ball", "cone"] and len(files) == 5  # the old blocks still there
+    monkeypatch.undo()
+    _two_block_scene().export_vtk(vtm)  # the leftovers are recognised as ours and cleared
+    assert len(_pair(vtm)[1]) == 2

@@ -8,6 +8,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import viz3d
+from tests import idiom_models as idioms
 from tests import trace_models as tm
 from viz3d.zoo import build_sample
 
@@ -234,3 +235,93 @@ def test_wrong_device_is_refused_with_a_fix():
 def test_input_shape_guessed_from_first_layer():
     graph = viz3d.trace(build_sample("cnn"))
     assert graph.nodes[graph.node_ids("input")[0]]["out_shapes"] == [[1, 1, 32, 32]]
+
+
+# ----------------------------------------------------------------- idioms that used to break it
+_SCRIPTING = pytest.mark.filterwarnings("ignore:.*torch.jit.* is deprecated:DeprecationWarning")
+
+
+@_SCRIPTING
+def test_torchscript_child_is_one_opaque_node_with_shapes_params_and_flops():
+    model = idioms.ScriptedChild()
+    x = torch.randn(2, 16)
+    graph = viz3d.trace(model, x)
+    assert not graph.partial, graph.error
+    body = next(n for n in graph.nodes if graph.nodes[n]["name"] == "body")
+    attrs = graph.nodes[body]
+    assert attrs["scripted"] and attrs["type"] == "Sequential"
+    assert attrs["in_shapes"] == [[2, 16]] and attrs["out_shapes"] == [[2, 4]]
+    assert attrs["params"] == 16 * 16 + 16 + 16 * 4 + 4
+    assert attrs["flops"] == 2 * 2 * (16 * 16 + 16 * 4)
+    assert ("relu", "body") in _edges(graph) and ("body", "output") in _edges(graph)
+    assert graph.total_flops == _reference_flops(model, x)
+    note = next(n for n in graph.info.notes if "TorchScript" in n)
+    assert "'body'" in note and "failed" not in note
+    assert "Note: 'body' is a TorchScript module" in graph.summary()
+    # the user's model has its own scripted module back, with no hooks left behind
+    assert isinstance(model.body, torch.jit.ScriptModule) and not model.pre._forward_hooks
+
+
+@_SCRIPTING
+def test_scripted_model_itself_traces_as_one_node():
+    model = torch.jit.script(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)))
+    graph = viz3d.trace(model, torch.randn(3, 4))
+    assert not graph.partial
+    assert [graph.nodes[n]["type"] for n in graph.nodes] == ["Input", "Sequential", "Output"]
+    assert graph.total_params == 58 and graph.total_flops == 2 * 3 * (4 * 8 + 8 * 2)
+
+
+def test_namedtuple_inputs_with_and_without_tensors_reach_the_forward():
+    graph = viz3d.trace(idioms.NamedTupleIn(), idioms.Pair(torch.randn(2, 16), 0.5))
+    assert not graph.partial and _names(graph, "input") == ["input.tokens"]
+    assert ("input.tokens", "fc") in _edges(graph)
+    options = idioms.Options(2.0, True)
+    graph = viz3d.trace(idioms.NamedTupleNoTensors(), (torch.randn(2, 16), options))
+    assert not graph.partial and _names(graph, "module") == ["fc"]
+    with_dtype = viz3d.trace(
+        idioms.NamedTupleIn(), idioms.Pair(torch.randn(2, 16), 0.5), dtype=torch.float64
+    )
+    assert with_dtype.nodes[with_dtype.node_ids("input")[0]]["out_dtypes"] == ["float64"]
+
+
+def test_dataclass_inputs_and_outputs_become_named_nodes():
+    graph = viz3d.trace(idioms.DataclassIO(), idioms.Batch(torch.randn(2, 16), 2.0))
+    assert _names(graph, "input") == ["input.features"]
+    assert _names(graph, "output") == ["output.logits", "output.hidden"]
+    assert ("head", "output.logits") in _edges(graph)
+
+
+def test_autograd_grad_in_forward_retries_with_gradients_and_says_so():
+    model, x = idioms.PhysicsInformed(), torch.randn(4, 2)
+    graph = viz3d.trace(model, x)
+    assert not graph.partial
+    assert any("gradients enabled" in note for note in graph.info.notes)
+    assert "autograd.grad" in _names(graph) and ("autograd.grad", "output[1]") in _edges(graph)
+    without = viz3d.trace(model, x, grad=False)
+    assert without.partial and "does not require grad" in without.error
+    with_grad = viz3d.trace(model, x, grad=True)  # asked for: no retry, so no note
+    assert not with_grad.partial and not with_grad.info.notes
+    assert with_grad.total_flops == graph.total_flops
+    assert torch.is_grad_enabled()  # the grad mode the caller had is back
+    with torch.no_grad():
+        viz3d.trace(model, x)
+        assert not torch.is_grad_enabled()
+
+
+def test_parameters_of_modules_in_a_plain_list_are_reported_as_unregistered():
+    model = idioms.PlainList()
+    x = torch.randn(2, 16)
+    graph = viz3d.trace(model, x)
+    hidden = 2 * (16 * 16 + 16)
+    assert graph.total_params == 16 * 2 + 2 == _unique_params(model)
+    assert graph.info.unregistered_params == hidden
+    assert graph.total_flops == _reference_flops(model, x)  # their FLOPs still count
+    assert f"Unregistered params: {hidden:,}" in graph.summary()
+    assert viz3d.trace(tm.ResidualBlock(), torch.randn(2, 8)).info.unregistered_params == 0
+
+
+def test_graph_files_without_the_new_info_fields_still_load():
+    data = viz3d.trace(tm.ResidualBlock(), torch.randn(2, 8)).to_dict()
+    del data["info"]["unregistered_params"], data["info"]["notes"]
+    again = viz3d.LayerGraph.from_dict(data)
+    assert again.info.unregistered_params == 0 and again.info.notes == []

@@ -35,6 +35,7 @@ _LAZY = {
     "build_scene": "viz3d.render",
     "Layout": "viz3d.layout",
     "compute_layout": "viz3d.layout",
+    "write_diagram": "viz3d.diagram",
     "render_landscape": "viz3d.render.landscape",
     "landscape_evolution_movie": "viz3d.api",
     "loss_landscape": "viz3d.landscape",
@@ -52,6 +53,14 @@ _LAZY = {
     "watch": "viz3d.gradients",
     "grad_cam": "viz3d.gradients",
     "GradCAM": "viz3d.gradients",
+    "feature_maps": "viz3d.features",
+    "FeatureMaps": "viz3d.features",
+    "feature_visualization": "viz3d.features",
+    "FeatureImages": "viz3d.features",
+    "deep_feature_factorization": "viz3d.features",
+    "Concepts": "viz3d.features",
+    "compare": "viz3d.compare",
+    "ModelDiff": "viz3d.compare",
 }
 
 __all__ = [

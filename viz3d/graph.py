@@ -27,12 +27,16 @@ Node attributes (every node has all of them; JSON types):
 ``flops``       floating-point operations counted by ``torch.utils.flop_counter`` while the
                 node ran (a multiply-add counts 2)
 ``stats``       activation statistics of the first output, or ``None`` (``meta`` device,
-                non-float outputs): ``mean``, ``std``, ``absmax``, ``neuron_dim`` (the axis
-                treated as neurons/channels), ``neuron_count`` and ``neurons`` - the mean
-                activation of up to 256 evenly spaced neurons, for colouring
-``repeat``      how many identical consecutive blocks this node stands for (``fold_repeats``)
+                non-float outputs): ``mean``, ``std``, ``absmax`` over the finite values
+                (``None`` if there are none), ``n_inf`` and ``n_nan`` (how many values were
+                infinite - or at the dtype's limit, as in attention masks - and NaN),
+                ``neuron_dim`` (the axis treated as neurons/channels), ``neuron_count`` and
+                ``neurons`` - the finite-value mean activation of up to 256 neurons, sample
+                ``j`` of ``k`` being neuron ``floor(j * neuron_count / k)``, for colouring
+``repeat``      how many alike consecutive segments this node stands for (``fold_repeats``)
 ``members``     the module calls merged into this node by ``collapse``/``fold_repeats``
 ``failed``      ``True`` on the module or op whose forward raised (partial graphs)
+``scripted``    ``True`` on a TorchScript module traced as one opaque node; only there
 ==============  ===========================================================================
 
 Edge attributes: ``shape`` and ``dtype`` of the tensor that flowed (the first one when several
@@ -51,11 +55,11 @@ Example
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
-import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,6 +117,11 @@ class GraphInfo:
     modules). ``calls`` maps each ``"qualname#call"`` to ``{"in_shapes", "out_shapes",
     "stats", "order"}`` for every module call, leaf or not, so a collapsed node can show what
     its module received and returned.
+
+    ``unregistered_params`` counts the elements of parameters the forward used that are not
+    registered in the model (modules kept in a plain Python list): not in ``total_params``,
+    though their FLOPs count. ``notes`` are remarks on how the trace ran (a TorchScript module
+    traced as one opaque node, gradients enabled for a forward that calls ``torch.autograd``).
     """
 
     model_name: str = ""
@@ -125,6 +134,8 @@ class GraphInfo:
     level: str = "op"
     modules: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unregistered_params: int = 0
+    notes: list[str] = field(default_factory=list)
 
 
 class LayerGraph:
@@ -230,11 +241,8 @@ class LayerGraph:
         if not isinstance(depth, int) or depth < 0:
             raise GraphError(f"collapse depth must be a non-negative integer, got {depth!r}")
 
-        def key_of(attrs: dict[str, Any]) -> str | None:
-            chain = list(attrs["scope"])
-            if attrs["kind"] == "module":
-                chain.append(call_key(attrs["module"], attrs["call"]))
-            for key in chain:
+        def key_of(_node: str, attrs: dict[str, Any]) -> str | None:
+            for key in _chain(attrs):
                 if module_depth(split_call_key(key)[0]) >= depth:
                     return key
             return None
@@ -242,43 +250,58 @@ class LayerGraph:
         return self._merge(key_of, level=f"depth {depth}")
 
     def fold_repeats(self, min_repeat: int = 2) -> LayerGraph:
-        """Fold runs of identical consecutive blocks (e.g. 24 transformer blocks) into one node.
+        """Fold a repeated segment (e.g. 24 transformer blocks) into one ``xN`` node.
 
-        A run is ``min_repeat`` or more sibling modules of one container (``h.0``, ``h.1`` ...)
-        with the same class and the same structure (class names and parameter shapes of the
-        whole subtree), each called once, one after the other. The folded node has ``repeat``
-        set to the run length, ``members`` listing the calls, and the summed params and FLOPs.
+        Candidates are runs of ``min_repeat`` or more sibling modules of one container
+        (``h.0``, ``h.1`` ...) with the same class and structure (class names and parameter
+        shapes of the whole subtree), each called once, one after the other. A *segment* is one
+        member plus whatever runs between it and the next member: the parent's functional ops
+        (``F.relu``), residual adds, other modules. The segments fold when they are alike (the
+        same node types, output shapes and inner edges, in the same order); where they differ,
+        only stretches of alike segments fold, or nothing does. A segment is a stretch of
+        consecutive execution, so a folded graph keeps every edge pointing forward: folding
+        never creates a cycle.
+
+        The folded node has ``repeat`` set to the number of segments, ``members`` listing the
+        member calls, ``type`` naming what one segment runs (``"Linear+relu"``; the member's
+        class when nothing runs between members), and the FLOPs and parameters of everything
+        it folded.
 
         Examples
         --------
         >>> import torch, viz3d
-        >>> layers = [torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU()) for _ in range(6)]
-        >>> g = viz3d.trace(torch.nn.Sequential(*layers), torch.randn(1, 4)).fold_repeats()
-        >>> [(g.nodes[n]["name"], g.nodes[n]["repeat"]) for n in g.node_ids("module")]
-        [('0..5', 6)]
+        >>> class MLP(torch.nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.layers = torch.nn.ModuleList(torch.nn.Linear(4, 4) for _ in range(3))
+        ...     def forward(self, x):
+        ...         for layer in self.layers:
+        ...             x = torch.relu(layer(x))
+        ...         return x
+        >>> g = viz3d.trace(MLP(), torch.randn(1, 4)).fold_repeats()
+        >>> [(g.nodes[n]["name"], g.nodes[n]["type"], g.nodes[n]["repeat"]) for n in g.nodes]
+        [('input', 'Input', 1), ('layers.0..2', 'Linear+relu', 3), ('output', 'Output', 1)]
         """
-        runs = _repeat_runs(self.info, min_repeat)
-        if not runs:
+        plan = _fold_plan(self._g, self.info, min_repeat)
+        if not plan:
             return self
-        member_to_run = {m: run for run in runs for m in run}
+        group_of = {node: fold.key for fold in plan for node in fold.nodes}
+        folds = {fold.key: fold for fold in plan}
+        return self._merge(
+            lambda node, _attrs: group_of.get(node), level=self.info.level, folds=folds
+        )
 
-        def key_of(attrs: dict[str, Any]) -> str | None:
-            chain = list(attrs["scope"])
-            if attrs["kind"] == "module":
-                chain.append(call_key(attrs["module"], attrs["call"]))
-            for key in chain:
-                if key in member_to_run:
-                    return member_to_run[key][0]
-            return None
-
-        run_of_first = {run[0]: run for run in runs}
-        return self._merge(key_of, level=self.info.level, runs=run_of_first)
-
-    def _merge(self, key_of, *, level: str, runs: dict[str, list[str]] | None = None) -> LayerGraph:
-        runs = runs or {}
+    def _merge(
+        self,
+        key_of: Callable[[str, dict[str, Any]], str | None],
+        *,
+        level: str,
+        folds: dict[str, _Fold] | None = None,
+    ) -> LayerGraph:
+        folds = folds or {}
+        keys = {node: key_of(node, attrs) for node, attrs in self._g.nodes(data=True)}
         groups: dict[str, list[str]] = {}
-        for node, attrs in self._g.nodes(data=True):
-            key = key_of(attrs)
+        for node, key in keys.items():
             if key is not None:
                 groups.setdefault(key, []).append(node)
 
@@ -286,7 +309,7 @@ class LayerGraph:
         merged = nx.DiGraph()
         emitted: set[str] = set()
         for node, attrs in self._g.nodes(data=True):
-            key = key_of(attrs)
+            key = keys[node]
             if key is None:
                 new_id[node] = node
                 merged.add_node(node, **attrs)
@@ -294,7 +317,7 @@ class LayerGraph:
             members = groups[key]
             only_itself = (
                 len(members) == 1
-                and key not in runs
+                and key not in folds
                 and attrs["kind"] == "module"
                 and call_key(attrs["module"], attrs["call"]) == key
             )
@@ -306,7 +329,7 @@ class LayerGraph:
             new_id[node] = group_id
             if group_id not in emitted:
                 emitted.add(group_id)
-                merged.add_node(group_id, **self._group_attrs(key, members, runs.get(key)))
+                merged.add_node(group_id, **self._group_attrs(key, members, folds.get(key)))
         for u, v, attrs in self._g.edges(data=True):
             a, b = new_id[u], new_id[v]
             if a == b:
@@ -315,30 +338,44 @@ class LayerGraph:
                 merged.edges[a, b]["count"] += attrs.get("count", 1)
             else:
                 merged.add_edge(a, b, **attrs)
+        # Every group is a stretch of consecutive execution (a module call, a folded run of
+        # segments), so edges keep pointing forward; a cycle here is a viz3d bug, not the model's.
+        if not nx.is_directed_acyclic_graph(merged):
+            raise GraphError(
+                f"internal error: merging the layer graph of {self.info.model_name or 'the model'}"
+                f" ({level}) made a cycle; please report it with the model. Work around it "
+                "with fold=False or another depth"
+            )
         info = GraphInfo(**{**self.info.__dict__, "level": level})
         return LayerGraph(merged, info)
 
-    def _group_attrs(self, key: str, members: list[str], run: list[str] | None) -> dict[str, Any]:
-        calls = run or [key]
+    def _group_attrs(self, key: str, members: list[str], fold: _Fold | None) -> dict[str, Any]:
+        calls = fold.members if fold else [key]
         qualname, call = split_call_key(calls[0])
-        first, last = self.info.calls.get(calls[0], {}), self.info.calls.get(calls[-1], {})
+        first = self.info.calls.get(calls[0], {})
+        if fold and calls[0] not in _chain(self._g.nodes[fold.nodes[0]]):
+            first = self._g.nodes[fold.nodes[0]]  # the loop body starts before its member
         module = self.info.modules.get(qualname, {})
         member_attrs = [self._g.nodes[m] for m in members]
-        if run:
+        kind = module.get("type", "")
+        if fold:
             last_name = split_call_key(calls[-1])[0].rsplit(".", 1)[-1]
-            name = f"{qualname}..{last_name}"
-            params = sum(
-                self.info.modules.get(split_call_key(c)[0], {}).get("params", 0) for c in run
-            )
+            name, params = f"{qualname}..{last_name}", fold.params
+            kind = "+".join(fold.parts) if fold.gap else kind
+            scope = member_attrs[0]["scope"][: fold.context]
         else:
             name, params = qualname, module.get("params", 0)
+            scope = member_attrs[0]["scope"][: _scope_len(member_attrs[0], calls[0])]
+        # a fold whose segments end with the parent's ops (relu after each Linear) hands on
+        # what its last node made; otherwise the last member call's result
+        last = self._g.nodes[fold.exit] if fold and fold.gap else self.info.calls.get(calls[-1], {})
         return {
             "kind": "module",
             "name": name or self.info.model_name or "model",
-            "type": module.get("type", ""),
+            "type": kind,
             "module": qualname,
             "call": call,
-            "scope": list(member_attrs[0]["scope"][: _scope_len(member_attrs[0], calls[0])]),
+            "scope": list(scope),
             "order": min(a["order"] for a in member_attrs),
             "category": "",
             "in_shapes": first.get("in_shapes", []),
@@ -347,7 +384,7 @@ class LayerGraph:
             "params": params,
             "flops": sum(a["flops"] for a in member_attrs),
             "stats": last.get("stats"),
-            "repeat": len(run) if run else 1,
+            "repeat": len(fold.members) if fold else 1,
             "members": calls,
             "failed": any(a["failed"] for a in member_attrs),
         }
@@ -396,6 +433,12 @@ class LayerGraph:
         lines.append("=" * rule)
         lines.append(f"Total params: {self.total_params:,} (trainable {self.trainable_params:,})")
         lines.append(f"Total FLOPs: {human(self.total_flops)}")
+        if self.info.unregistered_params:
+            lines.append(
+                f"Unregistered params: {self.info.unregistered_params:,} (used by the forward "
+                "but not registered in the model, e.g. modules in a plain list; not in the total)"
+            )
+        lines.extend(f"Note: {note}" for note in self.info.notes)
         if self.partial:
             lines.append(f"PARTIAL GRAPH: {self.error}")
         return "\n".join(lines)
@@ -413,14 +456,17 @@ class LayerGraph:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LayerGraph:
-        """Rebuild a graph written by :meth:`to_dict`."""
-        if data.get("format") != FORMAT:
-            raise GraphError(f"not a viz3d LayerGraph (format={data.get('format')!r})")
-        if data.get("version", 0) > FORMAT_VERSION:
-            raise GraphError(
-                f"LayerGraph file version {data['version']} is newer than this viz3d "
-                f"({FORMAT_VERSION}); upgrade viz3d to read it"
-            )
+        """Rebuild a graph written by :meth:`to_dict`.
+
+        Raises
+        ------
+        GraphError
+            When ``data`` is not a well-formed graph: wrong types, edges to missing nodes, a
+            cycle, a newer format version (see :func:`viz3d.graph_schema.check_graph_data`).
+        """
+        from viz3d.graph_schema import check_graph_data
+
+        check_graph_data(data)
         graph = nx.DiGraph()
         for node in data["nodes"]:
             attrs = dict(node)
@@ -431,7 +477,10 @@ class LayerGraph:
         return cls(graph, GraphInfo(**data["info"]))
 
     def to_json(self, path: str | os.PathLike) -> Path:
-        """Write the graph as JSON (atomically: a failed write leaves no half file).
+        """Write the graph as strict JSON (non-finite numbers as ``null``), atomically.
+
+        A failed write leaves no half file and keeps an existing one; the file's permissions
+        follow the umask.
 
         Examples
         --------
@@ -441,34 +490,240 @@ class LayerGraph:
         >>> viz3d.LayerGraph.from_json(path).total_params
         8
         """
-        path = Path(path)
-        text = json.dumps(self.to_dict(), allow_nan=True)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(text)
-            os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; a saved graph is shareable
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        return path
+        from viz3d.files import write_json
+
+        # NaN/inf statistics are written as null: strict JSON parsers reject NaN literals
+        return write_json(path, self.to_dict())
 
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> LayerGraph:
-        """Read a graph written by :meth:`to_json`; the model is not needed."""
+        """Read a graph written by :meth:`to_json`; the model is not needed.
+
+        Raises
+        ------
+        GraphError
+            When the file cannot be read or parsed, or holds no well-formed graph.
+        """
         try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, GraphError) as exc:
             raise GraphError(f"cannot read LayerGraph from {path}: {exc}") from exc
-        return cls.from_dict(data)
+
+    # ----------------------------------------------------------------- flat diagrams
+    def to_dot(
+        self,
+        depth: int | None = None,
+        fold: bool = True,
+        rankdir: str = "LR",
+        color_by: str = "activation",
+    ) -> str:
+        """Graphviz DOT text: modules as nested clusters, skips as dashed arcs (see
+        :func:`viz3d.diagram.to_dot` for the options).
+
+        Examples
+        --------
+        >>> import torch, viz3d
+        >>> g = viz3d.trace(torch.nn.Linear(3, 2), torch.randn(1, 3))
+        >>> g.to_dot().startswith('digraph "viz3d" {')
+        True
+        """
+        from viz3d.diagram import to_dot
+
+        return to_dot(self, depth=depth, fold=fold, rankdir=rankdir, color_by=color_by)
+
+    def to_svg(self, path: str | os.PathLike, **options: Any) -> Path:
+        """Write the flat diagram as SVG with Graphviz's ``dot`` (options of :meth:`to_dot`).
+
+        Examples
+        --------
+        >>> import torch, viz3d, tempfile, os
+        >>> g = viz3d.trace(torch.nn.Linear(3, 2), torch.randn(1, 3))
+        >>> g.to_svg(os.path.join(tempfile.mkdtemp(), "linear.svg")).suffix
+        '.svg'
+        """
+        from viz3d.diagram import write_diagram
+
+        return write_diagram(self, path, format="svg", **options)
+
+    def to_pdf(self, path: str | os.PathLike, **options: Any) -> Path:
+        """Write the flat diagram as PDF with Graphviz's ``dot`` (options of :meth:`to_dot`)."""
+        from viz3d.diagram import write_diagram
+
+        return write_diagram(self, path, format="pdf", **options)
 
 
 def _scope_len(attrs: dict[str, Any], key: str) -> int:
     """Length of the part of a member's scope that lies above the merged call ``key``."""
     scope = attrs["scope"]
     return scope.index(key) if key in scope else len(scope)
+
+
+def _chain(attrs: dict[str, Any]) -> list[str]:
+    """The module calls a node runs inside, from the root, ending with its own call (modules)."""
+    chain = list(attrs["scope"])
+    if attrs["kind"] == "module":
+        chain.append(call_key(attrs["module"], attrs["call"]))
+    return chain
+
+
+@dataclass(frozen=True)
+class _Fold:
+    """One folded run: its member calls, every node it folds (in order) and their facts."""
+
+    members: list[str]
+    nodes: list[str]
+    context: int  # length of the scope above the members (the container's enclosing calls)
+    gap: bool  # whether the segments hold more than the members themselves
+    params: int
+    exit: str  # the last node whose result leaves the fold: what the folded node hands on
+    parts: list[str]  # what one segment runs, in order: module classes and op names
+
+    @property
+    def key(self) -> str:
+        return self.members[0]
+
+
+class _Order:
+    """A graph's nodes in execution order with their call chains, for finding segments."""
+
+    def __init__(self, graph: nx.DiGraph, info: GraphInfo) -> None:
+        self.graph, self.info = graph, info
+        self.nodes = sorted(graph.nodes, key=lambda n: graph.nodes[n]["order"])
+        self.position = {n: i for i, n in enumerate(self.nodes)}
+        self.chains = [_chain(graph.nodes[n]) for n in self.nodes]
+        # call key -> [first position, last position, node count] of the nodes inside it
+        self.spans: dict[str, list[int]] = {}
+        for i, chain in enumerate(self.chains):
+            for key in chain:
+                span = self.spans.setdefault(key, [i, i, 0])
+                span[1], span[2] = i, span[2] + 1
+
+    def contiguous(self, key: str) -> bool:
+        span = self.spans.get(key)
+        return span is not None and span[1] - span[0] + 1 == span[2]
+
+    def signature(self, start: int, stop: int, context: list[str]) -> tuple | None:
+        """What a segment looks like, or ``None`` when it leaves the members' container."""
+        if stop > len(self.nodes):
+            return None
+        depth = len(context)
+        rows = []
+        for i in range(start, stop):
+            chain = self.chains[i]
+            if chain[:depth] != context:
+                return None
+            attrs = self.graph.nodes[self.nodes[i]]
+            inner = split_call_key(chain[depth])[0] if len(chain) > depth else None
+            rows.append(
+                (
+                    attrs["kind"],
+                    attrs["type"],
+                    self.info.modules.get(inner, {}).get("signature") if inner else None,
+                    len(chain) - depth,
+                    tuple(tuple(s) for s in attrs["out_shapes"]),
+                    tuple(
+                        sorted(
+                            self.position[v] - start
+                            for v in self.graph.succ[self.nodes[i]]
+                            if start <= self.position[v] < stop
+                        )
+                    ),
+                )
+            )
+        return tuple(rows)
+
+    def folds(self, run: list[str], min_repeat: int) -> list[_Fold]:
+        """The stretches of ``run`` whose segments are alike, each as a :class:`_Fold`.
+
+        A loop body may start before its member (``x = x + layer(norm(x))``): segments are
+        tried shifted back by as many nodes as every gap allows, the longest shift whose
+        segments are all alike first; else unshifted segments fold where they are alike.
+        """
+        starts = [self.spans[m][0] for m in run]
+        chain = self.chains[starts[0]]
+        context = chain[: chain.index(run[0])]
+        gaps = [b - self.spans[m][1] - 1 for m, b in zip(run, starts[1:])]
+        for shift in range(min(min(gaps), starts[0]), 0, -1):
+            signatures = self._signatures(run, [s - shift for s in starts], context)
+            if signatures[0] is not None and len(set(signatures)) == 1:
+                period = starts[1] - starts[0]
+                return [self._fold(run, starts[0] - shift, starts[-1] - shift + period, context)]
+        bounds, signatures = self._bounds(starts), self._signatures(run, starts, context)
+        found, first = [], 0
+        for i in range(1, len(run) + 1):
+            if i < len(run) and signatures[i] is not None and signatures[i] == signatures[first]:
+                continue
+            if signatures[first] is not None and i - first >= min_repeat:
+                found.append(self._fold(run[first:i], bounds[first][0], bounds[i - 1][1], context))
+            first = i
+        return found
+
+    @staticmethod
+    def _bounds(starts: list[int]) -> list[tuple[int, int]]:
+        """Each segment runs to the next one's start; the last is as long as the one before."""
+        bounds = list(itertools.pairwise(starts))
+        bounds.append((starts[-1], starts[-1] + bounds[-1][1] - bounds[-1][0]))
+        return bounds
+
+    def _signatures(self, run: list[str], starts: list[int], context: list[str]) -> list:
+        return [
+            self.signature(a, b, context) if self.spans[m][1] < b else None
+            for m, (a, b) in zip(run, self._bounds(starts))
+        ]
+
+    def _fold(self, members: list[str], start: int, stop: int, context: list[str]) -> _Fold:
+        depth = len(context)
+        # a module called in every segment (a shared norm) holds its parameters once
+        inner = {
+            split_call_key(self.chains[i][depth])[0]
+            for i in range(start, stop)
+            if len(self.chains[i]) > depth
+        }
+        nodes = self.nodes[start:stop]
+        leaving = [n for n in nodes if any(self.position[v] >= stop for v in self.graph.succ[n])]
+        parts: list[str] = []
+        for i in range(start, start + (stop - start) // len(members)):
+            chain, attrs = self.chains[i], self.graph.nodes[self.nodes[i]]
+            owner = split_call_key(chain[depth])[0] if len(chain) > depth else None
+            part = self.info.modules.get(owner, {}).get("type", "") if owner else attrs["type"]
+            if part not in parts:
+                parts.append(part)
+        return _Fold(
+            members=members,
+            nodes=nodes,
+            context=depth,
+            gap=stop - start > sum(self.spans[m][2] for m in members),
+            params=sum(self.info.modules.get(q, {}).get("params", 0) for q in inner),
+            exit=leaving[-1] if leaving else nodes[-1],
+            parts=parts,
+        )
+
+
+def _fold_plan(graph: nx.DiGraph, info: GraphInfo, min_repeat: int) -> list[_Fold]:
+    """Non-overlapping folds for ``fold_repeats``: the earliest and longest win."""
+    min_repeat = max(min_repeat, 2)  # a "run" of one block is no fold
+    runs = _repeat_runs(info, min_repeat)
+    if not runs:
+        return []
+    order = _Order(graph, info)
+    candidates = []
+    for run in runs:
+        # members absent from this graph (collapsed away) or interleaved split the run
+        present: list[str] = []
+        for member in [*run, None]:
+            if member is not None and order.contiguous(member):
+                present.append(member)
+                continue
+            if len(present) >= min_repeat:
+                candidates.extend(order.folds(present, min_repeat))
+            present = []
+    chosen: list[_Fold] = []
+    end = -1
+    for fold in sorted(candidates, key=lambda f: (order.position[f.nodes[0]], -len(f.nodes))):
+        if order.position[fold.nodes[0]] > end:
+            chosen.append(fold)
+            end = order.position[fold.nodes[-1]]
+    return chosen
 
 
 _INDEXED = re.compile(r"^(.*?)(\d+)$")

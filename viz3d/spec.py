@@ -6,7 +6,15 @@
 * ``path/to/dir`` - a Hugging Face model saved with ``save_pretrained`` (loaded with
   ``local_files_only=True``: nothing is downloaded);
 * ``hf:<arch>`` - a Hugging Face architecture built from its default config plus overrides, by
-  model type (``hf:gpt2``) or class name (``hf:GPT2LMHeadModel``), with random weights.
+  model type (``hf:gpt2``) or class name (``hf:GPT2LMHeadModel``), with random weights;
+* ``path/to/graph.json`` - a :class:`~viz3d.graph.LayerGraph` saved by ``viz3d trace`` or
+  ``LayerGraph.to_json``: commands that draw or summarise a graph take it in place of a model
+  (:func:`load_graph_spec`).
+
+A ``file.py:Factory`` or ``pkg.module:Factory`` spec imports that code and runs it, as
+``python file.py`` would: name only files you trust. A Hugging Face directory's ``config.json``
+may only name a Hugging Face model class (a ``PreTrainedModel``); its weights are read from
+safetensors files when there are any.
 """
 
 from __future__ import annotations
@@ -87,16 +95,44 @@ def _transformers():
     return transformers
 
 
+def _hf_architecture(config_path: Path) -> str | None:
+    """The model class a saved ``config.json`` names (``architectures[0]``), if any."""
+    try:
+        config = json.loads(config_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SpecError(
+            f"cannot read {config_path}: {exc}; save the model again with save_pretrained"
+        ) from exc
+    if not isinstance(config, dict):
+        raise SpecError(
+            f"{config_path} holds a JSON {type(config).__name__}, not an object: it is not a "
+            "Hugging Face config; save the model again with save_pretrained"
+        )
+    names = config.get("architectures") or [None]
+    if not isinstance(names, list) or not (names[0] is None or isinstance(names[0], str)):
+        raise SpecError(f"{config_path}: 'architectures' must be a list of class names")
+    return names[0]
+
+
 def _load_hf_dir(path: Path) -> nn.Module:
     tf = _transformers()
-    config = json.loads((path / "config.json").read_text())
-    arch = (config.get("architectures") or [None])[0]
+    arch = _hf_architecture(path / "config.json")
     cls = getattr(tf, arch, None) if arch else None
+    if cls is not None and not (isinstance(cls, type) and issubclass(cls, tf.PreTrainedModel)):
+        # config.json is data from whoever made the folder: it may only pick a model class
+        raise SpecError(
+            f"{path / 'config.json'} names {arch!r}, which is not a Hugging Face model class "
+            "(a PreTrainedModel): fix 'architectures' there or remove it to use AutoModel"
+        )
     loader = cls if cls is not None else tf.AutoModel
+    safetensors = any(path.glob("*.safetensors"))
     try:
-        return loader.from_pretrained(path, local_files_only=True).eval()
+        model = loader.from_pretrained(
+            path, local_files_only=True, use_safetensors=True if safetensors else None
+        )
     except Exception as exc:
         raise SpecError(f"loading the Hugging Face model in {path} failed: {exc}") from exc
+    return model.eval()
 
 
 def _build_hf_arch(name: str, overrides: dict[str, Any]) -> nn.Module:
@@ -122,6 +158,7 @@ def resolve_spec(
     Linear(in_features=64, out_features=128, bias=True)
     """
     overrides = parse_overrides(config)
+    device = check_device(device)
     if spec.startswith("sample:"):
         name = spec.split(":", 1)[1]
         model = build_sample(name, device)
@@ -133,6 +170,11 @@ def resolve_spec(
             model = _build_hf_arch(spec[3:], overrides)
         return ResolvedModel(model, None, str(target), spec)
     path = Path(spec)
+    if path.suffix.lower() == ".json" and path.is_file():
+        raise SpecError(
+            f"{spec} is a saved graph, and this command needs the model itself: pass the spec "
+            "the graph was traced from (sample:<name>, file.py:Factory, a model directory ...)"
+        )
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise SpecError(f"{path} is a directory without config.json (not a saved HF model)")
@@ -146,3 +188,75 @@ def resolve_spec(
         f"cannot read model spec {spec!r}: use sample:<name> ({', '.join(SAMPLES)}), "
         "pkg.module:Factory, path/to/file.py:Factory, a Hugging Face model directory, or hf:<arch>"
     )
+
+
+def planned_device(spec: str, device: str | None = None) -> str:
+    """The device :func:`resolve_spec` will build ``spec`` on, found without building it.
+
+    Examples
+    --------
+    >>> planned_device("sample:llama7b"), planned_device("sample:mlp"), planned_device("x", "meta")
+    ('meta', 'cpu', 'meta')
+    """
+    name = spec.split(":", 1)[1] if spec.startswith("sample:") else None
+    return device or (SAMPLES[name].device if name in SAMPLES else "cpu")
+
+
+def check_device(device: str | None) -> str | None:
+    """``device`` if torch can use it here, else a :class:`SpecError` that says what to pass.
+
+    Checked before a model is built, so that ``--device cuda`` on a CPU-only torch fails at once
+    instead of deep inside the first CUDA call.
+
+    Examples
+    --------
+    >>> check_device("meta"), check_device(None)
+    ('meta', None)
+    >>> try:
+    ...     check_device("gpu")
+    ... except SpecError as err:
+    ...     print(str(err).split(":")[0])
+    unknown device 'gpu'
+    """
+    if device is None:
+        return None
+    try:
+        parsed = torch.device(device)
+    except RuntimeError as exc:
+        raise SpecError(f"unknown device {device!r}: use cpu, cuda, cuda:1, mps or meta") from exc
+    if parsed.type in ("cpu", "meta"):
+        return device
+    backend = getattr(torch, parsed.type, None)
+    available = getattr(backend, "is_available", None)
+    if callable(available) and not available():
+        if parsed.type == "cuda" and torch.version.cuda is None:
+            why = "this torch is a CPU-only build"
+        else:
+            why = f"torch finds no {parsed.type} device here"
+        raise SpecError(f"cannot use device {device!r}: {why}; use --device cpu (or meta)")
+    count = getattr(backend, "device_count", None)
+    if parsed.index is not None and callable(count) and parsed.index >= count():
+        raise SpecError(
+            f"cannot use device {device!r}: only {count()} {parsed.type} device(s) here, "
+            "numbered from 0"
+        )
+    return device
+
+
+def load_graph_spec(spec: str):
+    """The saved :class:`~viz3d.graph.LayerGraph` a ``.json`` spec names, or ``None``.
+
+    Commands that draw or summarise a graph call this first and trace only when it gives
+    ``None``; a JSON file that is not a LayerGraph raises :class:`~viz3d.errors.GraphError`.
+
+    Examples
+    --------
+    >>> load_graph_spec("sample:mlp") is None
+    True
+    """
+    path = Path(spec)
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return None
+    from viz3d.graph import LayerGraph
+
+    return LayerGraph.from_json(path)

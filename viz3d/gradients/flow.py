@@ -1,4 +1,4 @@
-"""Gradient flow: per-layer gradient norms from a few backward passes, with vanishing/exploding flags."""
+"""Gradient flow: per-layer gradient norms from a few backward passes, vanishing/exploding flags."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ RULE = (
 
 
 def flag_layers(grad_norms: dict[str, float]) -> tuple[list[str], list[str]]:
-    """Apply :data:`RULE` to per-layer gradient norms in execution order: ``(vanishing, exploding)``.
+    """Apply :data:`RULE` to per-layer gradient norms in execution order.
+
+    Returns ``(vanishing, exploding)``.
 
     Gradients flow back from the loss, so the layer nearest it is the yardstick: gradients that
     shrink or grow by three orders of magnitude on the way back vanish or explode. Scaling the
@@ -117,7 +119,8 @@ class GradientFlow:
     def plot(self, path: str | None = None, *, ax: Any = None) -> Any:
         """A 2D line chart of gradient norms per layer (log scale), flagged layers marked.
 
-        Returns the matplotlib figure; writes it to ``path`` when given.
+        Returns the matplotlib figure; writes it to ``path`` when given (atomically: an
+        interrupted write keeps the previous file).
         """
         from matplotlib.figure import Figure  # no pyplot: no GUI backend, works headless
 
@@ -151,7 +154,13 @@ class GradientFlow:
         ax.legend(loc="best", fontsize=8)
         fig.tight_layout()
         if path is not None:
-            fig.savefig(path)
+            from pathlib import Path
+
+            from viz3d.files import atomic_write
+
+            # the format comes from the target's extension (the temporary name keeps it too)
+            fmt = Path(path).suffix[1:] or None
+            atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt), suffix=Path(path).suffix)
         return fig
 
 
@@ -192,7 +201,8 @@ def gradient_flow(
     Examples
     --------
     >>> import torch, viz3d
-    >>> layers = [torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.Sigmoid()) for _ in range(20)]
+    >>> block = lambda: torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.Sigmoid())
+    >>> layers = [block() for _ in range(20)]
     >>> model = torch.nn.Sequential(*layers, torch.nn.Linear(16, 1))
     >>> flow = viz3d.gradient_flow(model, torch.randn(32, 16), loss_fn=lambda y: y.pow(2).mean())
     >>> flow.vanishing[0]

@@ -30,7 +30,8 @@ from viz3d.landscape.evaluate import Evaluator
 from viz3d.landscape.grid import make_axes, point_coefficients
 from viz3d.landscape.hessian import hessian_directions
 from viz3d.landscape.landscape import Landscape, Trajectory
-from viz3d.landscape.store import Store
+from viz3d.landscape.lossid import loss_fingerprint
+from viz3d.landscape.store import Store, check_resume
 
 # Directions are stored in the result only up to this many values (dims x parameters),
 # because the store file is rewritten as points complete.
@@ -48,6 +49,7 @@ def loss_landscape(
     directions: str | Sequence[Any] = "filter",
     seed: int = 0,
     store: str | None = None,
+    resume: str = "auto",
     batch_points: int | None = None,
     progress: bool = True,
     ignore: str | None = "biasbn",
@@ -84,7 +86,11 @@ def loss_landscape(
         Seed of the random directions (the same on every device and rank).
     store : str, optional
         ``.npz`` file written as points complete; rerunning with the same arguments
-        computes only the missing points. A different configuration is refused.
+        computes only the missing points. A different configuration is refused (also a
+        loss function configured differently: its arguments, state and code are compared).
+    resume : {"auto", "force"}
+        Where the loss function's configuration cannot be determined (a callable object
+        whose state viz3d cannot read), ``store`` is resumed only with ``"force"``.
     batch_points : int, optional
         Grid points per batched pass; by default chosen from a memory budget.
     progress : bool
@@ -114,6 +120,7 @@ def loss_landscape(
     >>> abs(ls.center_loss - torch.nn.functional.cross_entropy(model(x), y).item()) < 1e-5
     True
     """
+    check_resume(resume)
     device = _device(model, device)
     private = _private_copy(model, device)
     theta0 = parameters_of(private)
@@ -154,6 +161,7 @@ def loss_landscape(
         info,
         config,
         store=store,
+        resume=resume,
         batch_points=batch_points,
         progress=progress,
         bn=bn,
@@ -170,6 +178,7 @@ def interpolate(
     start: float = 0.0,
     stop: float = 1.0,
     store: str | None = None,
+    resume: str = "auto",
     batch_points: int | None = None,
     progress: bool = True,
     bn: str = "eval",
@@ -192,7 +201,7 @@ def interpolate(
         Number of values of ``t``.
     start, stop : float
         Range of ``t``; e.g. ``start=-0.25, stop=1.25`` to look past both ends.
-    store, batch_points, progress, bn, device
+    store, resume, batch_points, progress, bn, device
         As in :func:`loss_landscape`.
 
     Returns
@@ -214,6 +223,7 @@ def interpolate(
             f"interpolate needs finite start < stop and steps >= 2, got "
             f"start={start}, stop={stop}, steps={steps}"
         )
+    check_resume(resume)
     device = _device(model_a, device)
     private = _private_copy(model_a, device)
     theta_a = {**parameters_of(private), **_float_buffers(private)}
@@ -239,6 +249,7 @@ def interpolate(
         info,
         {},
         store=store,
+        resume=resume,
         batch_points=batch_points,
         progress=progress,
         bn=bn,
@@ -256,6 +267,7 @@ def run(
     config: dict[str, Any],
     *,
     store: str | None,
+    resume: str = "auto",
     batch_points: int | None,
     progress: bool,
     bn: str,
@@ -276,7 +288,7 @@ def run(
         "directions_sha256": tensor_hash(
             {f"{k}:{n}": t for k, d in enumerate(directions) for n, t in d.items()}
         ),
-        "loss": _loss_name(loss_fn),
+        "loss": loss_fingerprint(loss_fn),
         "data": data_fingerprint(batches),
         "dims": len(axes),
         "steps": list(shape),
@@ -293,7 +305,7 @@ def run(
         vectors = (stacked if keep else stacked.float()).numpy()
     losses = np.full(total, np.nan)
     done = np.zeros(total, dtype=bool)
-    writer = Store(store, fingerprint) if store is not None and rank == 0 else None
+    writer = Store(store, fingerprint, resume=resume) if store is not None and rank == 0 else None
     ok = True
     try:
         previous = writer.load() if writer is not None else None
@@ -306,13 +318,22 @@ def run(
         if world > 1:
             losses, done = distributed.broadcast_state(losses, done, ok)
 
-    evaluator = Evaluator(
-        model, theta0, directions, loss_fn, batches, bn=bn, batch_points=batch_points
-    )
+    evaluator, failure, own_error = None, None, None
+    try:
+        evaluator = Evaluator(
+            model, theta0, directions, loss_fn, batches, bn=bn, batch_points=batch_points
+        )
+    except BaseException as exc:
+        if world == 1:
+            raise
+        failure, own_error = _describe(exc), exc  # the others must hear of it
+    chunk, failed = distributed.agree(evaluator.batch_points if evaluator else 1, failure)
+    if failed:
+        _stop(rank, failed, own_error, store, 0)
     pending = np.flatnonzero(~done)
     mine = distributed.shard(pending)
-    chunk = evaluator.batch_points
     evaluated = 0
+    error_text = None
 
     def snapshot(seconds: float) -> Landscape:
         metadata = {
@@ -323,6 +344,7 @@ def run(
             "evaluated_points": evaluated,
             "seconds": seconds,
             "world_size": world,
+            "error": error_text,
         }
         return Landscape(
             coords=axes,
@@ -343,19 +365,48 @@ def run(
     )
     try:
         for r in range(distributed.rounds(len(pending), chunk)):
-            indices = mine[r * chunk : (r + 1) * chunk]
-            values = evaluator(point_coefficients(axes, indices)) if len(indices) else np.zeros(0)
-            indices, values = distributed.gather_round(total, indices, values)
+            indices, values = mine[r * chunk : (r + 1) * chunk], np.zeros(0)
+            try:
+                if len(indices):
+                    values = evaluator(point_coefficients(axes, indices))
+            except BaseException as exc:
+                if world == 1:
+                    raise
+                failure, own_error = _describe(exc), exc
+                indices = indices[:0]
+            indices, values, failed = distributed.gather_round(indices, values, failure)
             losses[indices], done[indices] = values, True
             evaluated += len(indices)
             bar.update(len(indices))
+            if failed:
+                _stop(rank, failed, own_error, store, int(done.sum()))
             if writer is not None:
                 writer.write(snapshot(time.perf_counter() - started))
+    except BaseException as exc:
+        error_text = _describe(exc)
+        raise
     finally:
         bar.close()
         if writer is not None:
             writer.write(snapshot(time.perf_counter() - started), force=True)
     return snapshot(time.perf_counter() - started)
+
+
+def _stop(
+    rank: int, failed: dict[int, str], own_error: BaseException | None, store: str | None, kept: int
+) -> None:
+    """Raise on every rank once any rank failed: the failed rank its own error, with a note."""
+    where = (
+        f"the {kept} finished points are kept in {store!r}; fix the error and relaunch all "
+        "ranks to resume"
+        if store is not None
+        else "pass store='file.npz' to keep finished points across runs"
+    )
+    if own_error is not None:
+        own_error.add_note(f"viz3d.landscape: rank {rank} failed and stopped all ranks; {where}")
+        raise own_error
+    reasons = "; ".join(f"rank {r} failed: {message}" for r, message in sorted(failed.items()))
+    raise LandscapeError(f"rank {rank}: stopped because {reasons}; {where}")
 
 
 def _device(model: nn.Module, device: str | torch.device | None) -> torch.device:
@@ -383,9 +434,5 @@ def _float_buffers(model: nn.Module) -> dict[str, torch.Tensor]:
     return {n: b.detach() for n, b in model.named_buffers() if b.is_floating_point()}
 
 
-def _loss_name(loss_fn: Callable) -> str:
-    """Module-qualified name of a loss function or loss module, for the fingerprint."""
-    if isinstance(loss_fn, nn.Module) or not hasattr(loss_fn, "__qualname__"):
-        kind = type(loss_fn)
-        return f"{kind.__module__}.{kind.__qualname__}"
-    return f"{loss_fn.__module__}.{loss_fn.__qualname__}"
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -164,7 +164,7 @@ def tensor_hash(tensors: Mapping[str, torch.Tensor]) -> str:
     for name, t in tensors.items():
         digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
         fresh = torch.empty(t.shape, dtype=t.dtype).copy_(t.detach())  # standard strides for view
-        digest.update(fresh.view(torch.uint8).numpy().tobytes())
+        digest.update(fresh.reshape(-1).view(torch.uint8).numpy().tobytes())  # 0-d too
     return digest.hexdigest()
 
 

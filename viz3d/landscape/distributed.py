@@ -74,18 +74,94 @@ def rounds(pending: int, chunk: int) -> int:
     return -(-per_rank // chunk)
 
 
-def gather_round(
-    total: int, indices: np.ndarray, values: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """All ranks' results of one round: ``(flat_indices, losses)``, on every rank."""
+def agree(chunk: int, failure: str | None) -> tuple[int, dict[int, str]]:
+    """The smallest chunk size of all ranks (so all run the same rounds), and who failed.
+
+    Ranks may choose different chunk sizes (free GPU memory differs), and a rank whose setup
+    failed must tell the others instead of leaving them waiting in the first gather.
+    """
     if rank_and_world()[1] == 1:
-        return indices, values
-    losses = torch.zeros(total, dtype=torch.float64)
-    mask = torch.zeros(total, dtype=torch.float64)
-    losses[torch.from_numpy(indices)] = torch.from_numpy(values)
-    mask[torch.from_numpy(indices)] = 1.0
-    packed = torch.stack([losses, mask]).to(_device())
-    dist.all_reduce(packed)  # each point is computed by exactly one rank
-    packed = packed.cpu().numpy()
-    done = np.flatnonzero(packed[1] > 0.5)
-    return done, packed[0][done]
+        return chunk, {0: failure} if failure is not None else {}
+    header = _all_gather(torch.tensor([chunk, failure is not None]))
+    failed = _failures(header[:, 1], failure)
+    return int(header[:, 0].min()), failed
+
+
+def gather_round(
+    indices: np.ndarray, values: np.ndarray, failure: str | None = None
+) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """All ranks' results of one round, on every rank, and the ranks that failed in it.
+
+    Only the ``(flat index, loss)`` pairs each rank computed travel, padded to the largest
+    share of the round, never a tensor the size of the grid.
+
+    Parameters
+    ----------
+    indices, values : numpy.ndarray
+        This rank's flat grid indices and their losses (empty if it computed none).
+    failure : str, optional
+        This rank's error message, if its evaluation failed.
+
+    Returns
+    -------
+    tuple
+        ``(flat_indices, losses, failures)``; ``failures`` maps rank -> error message.
+
+    Raises
+    ------
+    LandscapeError
+        When the other ranks cannot be reached (a rank died or was killed).
+    """
+    rank, world = rank_and_world()
+    if world == 1:
+        return indices, values, {0: failure} if failure is not None else {}
+    header = _all_gather(torch.tensor([len(indices), failure is not None]))
+    counts = header[:, 0]
+    width = int(counts.max())
+    got_indices, got_values = [np.zeros(0, np.int64)], [np.zeros(0)]
+    if width:
+        # indices below 2**53 are exact in float64, so one tensor carries both
+        packed = torch.zeros(2, width, dtype=torch.float64)
+        packed[0, : len(indices)] = torch.from_numpy(np.asarray(indices, dtype=np.float64))
+        packed[1, : len(values)] = torch.from_numpy(np.asarray(values, dtype=np.float64))
+        everyone = _all_gather(packed)
+        for r, count in enumerate(counts):
+            got_indices.append(everyone[r, 0, :count].astype(np.int64))
+            got_values.append(everyone[r, 1, :count])
+    failed = _failures(header[:, 1], failure)
+    return np.concatenate(got_indices), np.concatenate(got_values), failed
+
+
+# Longer error messages are cut to this many UTF-8 bytes when sent to the other ranks.
+_MESSAGE_BYTES = 2048
+
+
+def _failures(flags: np.ndarray, failure: str | None) -> dict[int, str]:
+    """``rank -> message`` of every rank that raised a flag (a collective only if any did)."""
+    if not flags.any():
+        return {}
+    encoded = (failure or "").encode()[:_MESSAGE_BYTES]
+    buffer = torch.zeros(_MESSAGE_BYTES, dtype=torch.uint8)
+    buffer[: len(encoded)] = torch.tensor(list(encoded), dtype=torch.uint8)
+    messages = _all_gather(buffer)
+    return {
+        int(r): bytes(messages[r]).rstrip(b"\0").decode(errors="replace")
+        for r in np.flatnonzero(flags)
+    }
+
+
+def _all_gather(tensor: torch.Tensor) -> np.ndarray:
+    """``(world, *tensor.shape)``: every rank's tensor."""
+    rank, world = rank_and_world()
+    tensor = tensor.to(_device())
+    out = [torch.empty_like(tensor) for _ in range(world)]
+    try:
+        dist.all_gather(out, tensor)
+    except RuntimeError as exc:  # gloo and nccl report a vanished peer as RuntimeError
+        raise LandscapeError(
+            f"rank {rank}: lost contact with the other ranks ({type(exc).__name__}: "
+            f"{str(exc).strip()[:300]}); another rank probably died or was killed, see its log. "
+            "The finished points are kept in the store file (rank 0 writes it); relaunch all "
+            "ranks with the same arguments to resume"
+        ) from exc
+    return torch.stack(out).cpu().numpy()

@@ -89,6 +89,7 @@ class Evaluator:
                 self.fallback_reason = reason or "the model takes several inputs"
         self.batch_points = batch_points or self._auto_batch_points()
         self._caches: list[dict] = [{} for _ in batches]
+        self._workspace: dict = {}  # activation buffers reused by every chunk
         self._decided = False
 
     def __call__(self, coeffs: np.ndarray) -> np.ndarray:
@@ -148,7 +149,7 @@ class Evaluator:
         with torch.no_grad():
             c1 = torch.cat([torch.ones(len(c), 1, dtype=c.dtype), c], dim=1)
             device = next(iter(self.stacks.values())).device
-            values = PointValues(self.stacks, self.moving, c1.to(device))
+            values = PointValues(self.stacks, self.moving, c1.to(device), self._workspace)
             per_point = {}
             if strategy == "vmap":
                 per_point = {name: values.get(name)[0] for name in self.moving}
@@ -234,10 +235,12 @@ class Evaluator:
     def _auto_batch_points(self) -> int:
         """Points per chunk such that activations and weights fit the memory budget."""
         sizes = []
+        # the batched plan applies ReLU in place: its output takes no memory of its own
+        in_place = (nn.ReLU,) if self.strategy == "batched" else ()
         hooks = [
             m.register_forward_hook(lambda mod, args, out: sizes.append(_numel_bytes(out)))
             for m in self.model.modules()
-            if not any(True for _ in m.children())
+            if not any(True for _ in m.children()) and not isinstance(m, in_place)
         ]
         inputs = self.batches[0][0]
         try:

@@ -44,7 +44,8 @@ def landscape_evolution(
     >>> x, y = torch.randn(16, 3), torch.randn(16, 1)
     >>> path = [{k: v + 0.1 * i * torch.randn_like(v) for k, v in model.state_dict().items()}
     ...         for i in range(1, 4)]
-    >>> frames = landscape_evolution(model, path, torch.nn.MSELoss(), (x, y), steps=5, progress=False)
+    >>> frames = landscape_evolution(model, path, torch.nn.MSELoss(), (x, y), steps=5,
+    ...                              progress=False)
     >>> len(frames), frames[0].losses.shape, frames[0].trajectory.coords[0].tolist()
     (3, (5, 5), [0.0, 0.0])
     """

@@ -17,6 +17,7 @@ from viz3d.landscape.directions import Direction, flatten, parameters_of, unflat
 from viz3d.landscape.evaluate import Evaluator
 from viz3d.landscape.grid import make_axes
 from viz3d.landscape.landscape import Landscape, Trajectory
+from viz3d.landscape.store import check_resume
 
 
 def pca_directions(
@@ -72,6 +73,7 @@ def landscape_from_trajectory(
     span: float | Sequence[float] | None = None,
     margin: float = 0.25,
     store: str | None = None,
+    resume: str = "auto",
     batch_points: int | None = None,
     progress: bool = True,
     bn: str = "eval",
@@ -102,7 +104,7 @@ def landscape_from_trajectory(
         Half-width of each axis; by default the path's extent times ``1 + margin``.
     margin : float
         Extra room around the path when ``span`` is None.
-    store, batch_points, progress, bn, device
+    store, resume, batch_points, progress, bn, device
         As in :func:`viz3d.landscape.loss_landscape`.
 
     Returns
@@ -122,6 +124,7 @@ def landscape_from_trajectory(
     >>> ls.trajectory.coords.shape
     (3, 2)
     """
+    check_resume(resume)
     device = _device(model, device)
     private = _private_copy(model, device)
     theta0 = parameters_of(private)
@@ -152,6 +155,7 @@ def landscape_from_trajectory(
         info,
         {"margin": margin},
         store=store,
+        resume=resume,
         batch_points=batch_points,
         progress=progress,
         bn=bn,

@@ -115,3 +115,30 @@ def skip_edges(graph: nx.DiGraph, layers: dict[Hashable, int]) -> set[tuple[Hash
     {('x', 'add')}
     """
     return {(u, v) for u, v in graph.edges if layers[v] - layers[u] > 1}
+
+
+def side_nodes(graph: nx.DiGraph, is_input: Callable[[Hashable], bool]) -> set[Hashable]:
+    """Nodes that carry no main data: not reachable from any model input.
+
+    Constants, ``arange`` position ids, rotary tables, attention-mask plumbing built from them
+    and everything computed only from those are side inputs; a node that also reads the main
+    data (``where(mask, scores, ...)``) is not. Linear in nodes and edges.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> g = nx.DiGraph([("x", "a"), ("pos", "emb"), ("emb", "add"), ("a", "add")])
+    >>> sorted(side_nodes(g, lambda n: n == "x"))
+    ['emb', 'pos']
+    """
+    seen = [n for n in graph.nodes if is_input(n)]
+    main = set(seen)
+    while seen:
+        node = seen.pop()
+        for succ in graph.succ[node]:
+            if succ not in main:
+                main.add(succ)
+                seen.append(succ)
+    if not main:  # no inputs recorded (a module-tree fallback): nothing is a side input
+        return set()
+    return {n for n in graph.nodes if n not in main}

@@ -1,10 +1,14 @@
-"""``Layout``: where every layer, edge and neuron of a LayerGraph goes in 3D, and ``compute_layout``.
+"""``Layout``: where every layer, edge and neuron of a LayerGraph goes in 3D; ``compute_layout``.
 
 Conventions: the main axis is **x** (data flows towards +x), parallel branches sit side by
-side along **y**, and **z** is up; skip connections arc above the main line. Units are
-arbitrary (a layer gap is about 1). The layout is pure numpy/networkx, deterministic (the same
-graph gives the same positions), and O(N log N) in nodes: one topological sort, one pass per
-step and a sparse table for the "how tall is everything under this arc" queries.
+side along **y**, and **z** is up; skip connections arc above the main line. A long chain
+wraps into a serpentine of rows stacked downwards (:mod:`viz3d.layout.wrap`); a U-Net or an
+autoencoder instead rises and falls with its resolution (:mod:`viz3d.layout.profile`). Side
+inputs (masks, position ids) stand small and grey behind the spine, and a tensor handed to
+many layers reaches them along one bus under the row. Units are arbitrary (a layer gap is
+about 1). The layout is pure numpy/networkx, deterministic (the same graph gives the same
+positions), and O(N log N) in nodes: one topological sort, one pass per step and a sparse
+table for the "how tall is everything under this arc" queries.
 """
 
 from __future__ import annotations
@@ -19,10 +23,13 @@ from typing import Any, Literal
 import numpy as np
 
 from viz3d.errors import GraphError
+from viz3d.files import atomic_write
 from viz3d.graph import LayerGraph
+from viz3d.layout import profile, wrap
 from viz3d.layout.geometry import Scale, glyph_size, scale_legend, scaled_side, shape_kind
-from viz3d.layout.layering import assign_lanes, longest_path_layers, skip_edges
+from viz3d.layout.layering import assign_lanes, longest_path_layers, side_nodes, skip_edges
 from viz3d.layout.neurons import NEURON_CAP, neuron_grid
+from viz3d.layout.towers import tower_groups
 
 FORMAT = "viz3d.Layout"
 FORMAT_VERSION = 1
@@ -33,6 +40,12 @@ MAX_NEURONS = 150_000
 LAYER_GAP = 1.1
 #: Gap between parallel branches along y.
 LANE_GAP = 0.8
+#: Size of parameter-free side inputs (masks, position ids) relative to other glyphs.
+SIDE_SCALE = 0.5
+#: Skip connections from one node beyond which they are drawn as one bus, not arcs.
+BUS_FANOUT = 3
+#: Gap between towers standing side by side (encoder, decoder).
+TOWER_GAP = 2.5
 #: Points per skip arc.
 ARC_POINTS = 24
 
@@ -64,8 +77,9 @@ class Layout:
         LayerGraph node ids; index ``i`` of every per-node array is ``node_ids[i]``.
     nodes : list of dict
         Per-node facts for labels and hover: ``name``, ``type``, ``kind``, ``module``,
-        ``params``, ``flops``, ``in_shapes``, ``out_shapes``, ``repeat``, ``members``, ``failed`` and
-        ``stats`` (``mean``, ``std``, ``absmax``, ``neuron_count``, or ``None``).
+        ``params``, ``flops``, ``in_shapes``, ``out_shapes``, ``repeat``, ``members``,
+        ``failed`` and ``stats`` (``mean``, ``std``, ``absmax``, ``n_inf``, ``n_nan``,
+        ``neuron_count``, or ``None``).
     positions, sizes : numpy.ndarray of shape (N, 3)
         Glyph centres and extents.
     glyphs : list of str
@@ -212,24 +226,27 @@ class Layout:
             "badges": self.badges,
             "info": self.info,
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as fh:
-            np.savez_compressed(
-                fh,
-                meta=np.array(json.dumps(meta)),
-                positions=self.positions,
-                sizes=self.sizes,
-                layers=self.layers,
-                values=self.values,
-                edge_index=self.edge_index,
-                edge_offsets=offsets,
-                edge_flat=flat,
-                edge_skip=self.edge_skip,
-                neuron_points=self.neuron_points,
-                neuron_values=self.neuron_values,
-                neuron_owner=self.neuron_owner,
-            )
-        return path
+        arrays = {
+            "meta": np.array(json.dumps(meta)),
+            "positions": self.positions,
+            "sizes": self.sizes,
+            "layers": self.layers,
+            "values": self.values,
+            "edge_index": self.edge_index,
+            "edge_offsets": offsets,
+            "edge_flat": flat,
+            "edge_skip": self.edge_skip,
+            "neuron_points": self.neuron_points,
+            "neuron_values": self.neuron_values,
+            "neuron_owner": self.neuron_owner,
+        }
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:  # a handle: np.savez would append ".npz" to a name
+                np.savez_compressed(fh, **arrays)
+
+        # atomically: an interrupted save keeps the previous file whole
+        return atomic_write(path, write)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Layout:
@@ -275,6 +292,9 @@ def compute_layout(
 ) -> Layout:
     """Lay a LayerGraph out in 3D: layers along x, branches along y, skip arcs above (z).
 
+    Long chains wrap into serpentine rows about as wide as a 16:9 frame; U-Nets and
+    autoencoders rise and fall with their resolution; side inputs stand behind the spine.
+
     Parameters
     ----------
     graph : LayerGraph
@@ -300,7 +320,8 @@ def compute_layout(
     >>> from viz3d.layout import compute_layout
     >>> g = nx.DiGraph()
     >>> g.add_node("in", kind="input", name="input", type="Input", order=0)
-    >>> g.add_node("fc", kind="module", name="fc", type="Linear", params=40, order=1, out_shapes=[[1, 8]])
+    >>> fc = dict(kind="module", name="fc", type="Linear", params=40, out_shapes=[[1, 8]])
+    >>> g.add_node("fc", order=1, **fc)
     >>> g.add_node("out", kind="output", name="output", type="Output", order=2)
     >>> g.add_edges_from([("in", "fc"), ("fc", "out")])
     >>> layout = compute_layout(LayerGraph(g, GraphInfo(total_params=40)))
@@ -331,9 +352,22 @@ def compute_layout(
     sizes = np.stack([glyph_size(k, s) for k, s in zip(glyphs, sides)])
     io_nodes = np.array([a["kind"] in ("input", "output") for a in attrs])
     sizes[io_nodes] = [0.15, 1.2, 1.2]
+    side_set = side_nodes(g, lambda n: g.nodes[n]["kind"] == "input")
+    side = np.array([n in side_set for n in ids], dtype=bool)
+    # side inputs without weights (masks, position ids) are small and grey ("no data")
+    plumbing = side & (counts == 0)
+    sizes[plumbing] *= SIDE_SCALE
 
-    positions = _place(layers, lanes, sizes)
-    edge_index, edge_points, edge_skip = _route_edges(g, index, layer_of, layers, positions, sizes)
+    everything = np.arange(len(ids))
+    towers = None if profile.u_levels(attrs, layers) is not None else tower_groups(g, ids, attrs)
+    if towers is None:
+        positions, routes = _arrange(g, ids, everything, layers, lanes, sizes, side, wrap.ASPECT)
+    else:
+        positions, routes = _stand_towers(g, ids, towers, layers, lanes, sizes, side)
+    edges = list(g.edges)
+    edge_index = np.array([[index[u], index[v]] for u, v in edges], dtype=int).reshape(-1, 2)
+    edge_points = [routes[e][0] for e in edges]
+    edge_skip = np.array([routes[e][1] for e in edges], dtype=bool)
 
     with_neurons = [i for i, k in enumerate(glyphs) if k in ("box", "slab-stack")]
     cap = min(neuron_cap, max(4, max_neurons // max(len(with_neurons), 1)))
@@ -348,7 +382,8 @@ def compute_layout(
         {
             "node": i,
             "text": f"x{a['repeat']}",
-            "position": (positions[i] + [0, 0, sizes[i][2] / 2 + 0.45]).tolist(),
+            # under the block: its label stands over it
+            "position": (positions[i] - [0, 0, sizes[i][2] / 2 + 0.45]).tolist(),
         }
         for i, a in enumerate(attrs)
         if a.get("repeat", 1) > 1
@@ -362,7 +397,10 @@ def compute_layout(
         glyphs=glyphs,
         layers=layers,
         values=np.array(
-            [np.nan if io else _magnitude(a.get("stats")) for a, io in zip(attrs, io_nodes)]
+            [
+                np.nan if grey else _magnitude(a.get("stats"))
+                for a, grey in zip(attrs, io_nodes | plumbing)
+            ]
         ),
         edge_index=edge_index,
         edge_points=edge_points,
@@ -387,34 +425,182 @@ def compute_layout(
     )
 
 
-def _place(layers: np.ndarray, lanes: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+def _arrange(g, ids, sel, layers, lanes, sizes, side, aspect):
+    """Place the nodes ``sel`` (indices into ``ids``) and route the edges among them.
+
+    One straight run of columns, then either the rise and fall of a U-Net or autoencoder or a
+    serpentine of rows about ``aspect`` wide. Returns the centres of ``sel`` (in its order) and
+    ``{(u, v): (points, is_skip)}`` for the edges inside ``sel``.
+    """
+    # a subgraph view filters every lookup: only take one for a tower
+    sub = g if len(sel) == len(ids) else g.subgraph([ids[i] for i in sel])
+    local = np.unique(layers[sel], return_inverse=True)[1].reshape(-1)
+    index = {ids[i]: k for k, i in enumerate(sel)}
+    layer_of = {ids[i]: int(local[k]) for k, i in enumerate(sel)}
+    sizes, side = sizes[sel], side[sel]
+    positions, column_x, thickness = _place(local, lanes[sel], sizes, side)
+    levels = profile.u_levels([g.nodes[ids[i]] for i in sel], local)
+    if levels is not None:
+        positions[:, 2] += profile.column_heights(levels, float(np.ptp(column_x)))[local]
+    edge_index, edge_points, edge_skip = _route_edges(
+        sub, index, layer_of, local, positions, sizes, side
+    )
+    if levels is None:  # a U keeps its one row
+        positions, edge_points = _wrap(
+            local, positions, sizes, edge_index, edge_points, edge_skip, column_x, thickness, aspect
+        )
+    routes = {
+        (ids[sel[i]], ids[sel[j]]): (p, bool(k))
+        for (i, j), p, k in zip(edge_index, edge_points, edge_skip)
+    }
+    return positions, routes
+
+
+def _stand_towers(g, ids, towers, layers, lanes, sizes, side):
+    """Each tower laid out on its own (half as wide), side by side from left to right; edges
+    between towers (cross-attention reading the encoder's output) run behind them."""
+    n_towers = int(towers.max()) + 1
+    positions = np.zeros((len(ids), 3))
+    routes: dict = {}
+    right = None
+    for k in range(n_towers):
+        sel = np.flatnonzero(towers == k)
+        placed, inner = _arrange(g, ids, sel, layers, lanes, sizes, side, wrap.ASPECT / n_towers)
+        lo = float((placed[:, 0] - sizes[sel, 0] / 2).min())
+        if inner:
+            lo = min(lo, float(min(p[:, 0].min() for p, _ in inner.values())))
+        shift = 0.0 if right is None else right + TOWER_GAP - lo
+        placed[:, 0] += shift
+        for edge, (p, skip) in inner.items():
+            routes[edge] = (p + [shift, 0, 0], skip)
+        positions[sel] = placed
+        hi = float((placed[:, 0] + sizes[sel, 0] / 2).max())
+        right = max(hi, max((p[:, 0].max() for p, _ in routes.values()), default=hi))
+    back = float((positions[:, 1] + sizes[:, 1] / 2).max()) + 0.6
+    index = {n: i for i, n in enumerate(ids)}
+    for u, v in g.edges:
+        if (u, v) not in routes:
+            a = positions[index[u]] + [0, sizes[index[u]][1] / 2, 0]
+            b = positions[index[v]] + [0, sizes[index[v]][1] / 2, 0]
+            routes[(u, v)] = (np.array([a, [a[0], back, a[2]], [b[0], back, b[2]], b]), False)
+    return positions, routes
+
+
+def _place(
+    layers: np.ndarray, lanes: np.ndarray, sizes: np.ndarray, side: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Centres: columns along x spaced by their thickest glyph; within a column, glyphs side by
-    side along y in lane order, each taking its own width plus a gap, centred on the axis."""
+    side along y in lane order, each taking its own width plus a gap, centred on the axis.
+    Side inputs (``side``) stand behind the main glyphs of their column (+y), off the spine, and
+    a column of side inputs only is narrow.
+
+    Returns the centres, each column's x and each column's thickness."""
     n_layers = int(layers.max()) + 1
     depth = np.zeros(n_layers)
     np.maximum.at(depth, layers, sizes[:, 0])
+    has_main = np.zeros(n_layers, dtype=bool)
+    has_main[layers[~side]] = True
+    gap = np.where(has_main[:-1] | has_main[1:], LAYER_GAP, SIDE_SCALE * LAYER_GAP)
     # column l's centre: previous centre + half of both thicknesses + the gap
-    steps = np.concatenate([[0.0], (depth[:-1] + depth[1:]) / 2 + LAYER_GAP])
+    steps = np.concatenate([[0.0], (depth[:-1] + depth[1:]) / 2 + gap])
     column_x = np.cumsum(steps)
     positions = np.zeros((len(layers), 3))
     positions[:, 0] = column_x[layers]
-    # sort by (column, lane) once: O(N log N); then running widths per column
-    order = np.lexsort((lanes, layers))
+    # main glyphs centred on the axis, then side inputs behind them: sort by (column, side,
+    # lane) once, O(N log N), then running widths per column
+    order = np.lexsort((lanes, side, layers))
     width = sizes[order, 1] + LANE_GAP
     ends = np.cumsum(width)
     column_of = layers[order]
     first = np.searchsorted(column_of, column_of, side="left")
     start = np.concatenate([[0.0], ends])[first]
     total = np.zeros(n_layers)
-    np.add.at(total, column_of, width)
+    np.add.at(total, column_of[~side[order]], width[~side[order]])
     positions[order, 1] = (ends - start) - width / 2 - total[column_of] / 2
-    return positions
+    return positions, column_x, depth
 
 
-def _route_edges(g, index, layer_of, layers, positions, sizes):
-    """Straight segments between neighbouring columns; arcs above everything they bypass."""
+def _wrap(
+    layers, positions, sizes, edge_index, edge_points, edge_skip, column_x, thickness, aspect
+):
+    """Cut a long straight layout into serpentine rows (see :mod:`viz3d.layout.wrap`).
+
+    Glyphs and edges inside a row move with it (an arc stays an arc); an edge crossing a row
+    break is routed around the U-turn.
+    """
+    lo, hi = _extent(positions, sizes, edge_points)
+    starts, ends = column_x - thickness / 2, column_x + thickness / 2
+    n_rows = wrap.count_rows(ends[-1] - starts[0], hi[2] - lo[2], hi[1] - lo[1], aspect)
+    if n_rows == 1:
+        return positions, edge_points
+    edge_layers = layers[edge_index] if len(edge_index) else np.empty((0, 2), int)
+    row_of_column = wrap.wrap_rows(starts, ends, wrap.crossings(len(column_x), edge_layers), n_rows)
+    n_rows = int(row_of_column[-1]) + 1
+    node_row = row_of_column[layers]
+    edge_rows = node_row[edge_index] if len(edge_index) else np.empty((0, 2), int)
+    inside = edge_rows[:, 0] == edge_rows[:, 1]
+    top = np.full(n_rows, -np.inf)
+    bottom = np.full(n_rows, np.inf)
+    np.maximum.at(top, node_row, positions[:, 2] + sizes[:, 2] / 2)
+    np.minimum.at(bottom, node_row, positions[:, 2] - sizes[:, 2] / 2)
+    kept = [edge_points[k] for k in np.flatnonzero(inside)]
+    if kept:
+        flat = np.concatenate(kept)
+        point_rows = np.repeat(edge_rows[inside, 0], [len(p) for p in kept])
+        np.maximum.at(top, point_rows, flat[:, 2])
+        np.minimum.at(bottom, point_rows, flat[:, 2])
+    row_start = np.full(n_rows, np.inf)
+    row_end = np.full(n_rows, -np.inf)
+    np.minimum.at(row_start, row_of_column, starts)
+    np.maximum.at(row_end, row_of_column, ends)
+    snake = wrap.Serpentine.stack(row_start, row_end, top, bottom)
+    placed = snake.apply(positions, node_row)
+    points = list(edge_points)
+    if kept:
+        moved = np.split(snake.apply(flat, point_rows), np.cumsum([len(p) for p in kept])[:-1])
+        for k, p in zip(np.flatnonzero(inside), moved):
+            points[k] = p
+    for k in np.flatnonzero(~inside):
+        i, j = edge_index[k]
+        ra, rb = int(edge_rows[k, 0]), int(edge_rows[k, 1])
+        if edge_skip[k]:  # an arc: over the rows
+            a = placed[i] + [0, 0, sizes[i][2] / 2]
+            b = placed[j] + [0, 0, sizes[j][2] / 2]
+            points[k] = snake.route(a, b, ra, rb, level="over")
+        elif layers[j] - layers[i] > 1:  # a bus or a side input: under the rows
+            a = placed[i] - [0, 0, sizes[i][2] / 2]
+            b = placed[j] - [0, 0, sizes[j][2] / 2]
+            points[k] = snake.route(a, b, ra, rb, level="under")
+        else:  # the data flow: around the U-turn
+            a = placed[i] + [snake.direction(ra) * sizes[i][0] / 2, 0, 0]
+            b = placed[j] - [snake.direction(rb) * sizes[j][0] / 2, 0, 0]
+            points[k] = snake.route(a, b, ra, rb)
+    return placed, points
+
+
+def _extent(positions, sizes, edge_points):
+    lo = (positions - sizes / 2).min(axis=0)
+    hi = (positions + sizes / 2).max(axis=0)
+    if edge_points:
+        pts = np.concatenate(edge_points)
+        lo, hi = np.minimum(lo, pts.min(axis=0)), np.maximum(hi, pts.max(axis=0))
+    return lo, hi
+
+
+def _route_edges(g, index, layer_of, layers, positions, sizes, side):
+    """Straight segments between neighbouring columns; arcs above everything they bypass.
+
+    A node feeding more than :data:`BUS_FANOUT` skip connections (a position bias or a mask
+    handed to every layer, an encoder output read by every decoder layer) gets one bus instead
+    of a fan of arcs: a line under the model from which each consumer is reached by a riser.
+    Side inputs reach their far consumers the same way (from below, never as highlighted arcs).
+    """
     skips = skip_edges(g, layer_of)
-    top = np.zeros(int(layers.max()) + 1)
+    fanout: dict = {}
+    for u, _ in skips:
+        fanout[u] = fanout.get(u, 0) + 1
+    bus_level = float((positions[:, 2] - sizes[:, 2] / 2).min()) - 0.4
+    top = np.full(int(layers.max()) + 1, -np.inf)
     np.maximum.at(top, layers, positions[:, 2] + sizes[:, 2] / 2)
     tallest = _RangeMax(top)
     edges = list(g.edges)
@@ -423,7 +609,22 @@ def _route_edges(g, index, layer_of, layers, positions, sizes):
     t = np.linspace(0.0, 1.0, ARC_POINTS)
     for (u, v), (i, j) in zip(edges, edge_index):
         a, b = positions[i], positions[j]
-        if (u, v) in skips:
+        if (u, v) in skips and (fanout[u] > BUS_FANOUT or side[i]):
+            start = a - [0, 0, sizes[i][2] / 2]
+            end = b - [0, 0, sizes[j][2] / 2]
+            points.append(
+                np.array(
+                    [
+                        start,
+                        [start[0], start[1], bus_level],
+                        [end[0], start[1], bus_level],
+                        [end[0], end[1], bus_level],
+                        end,
+                    ]
+                )
+            )
+            skip_flags.append(False)
+        elif (u, v) in skips:
             start = a + [0, 0, sizes[i][2] / 2]
             end = b + [0, 0, sizes[j][2] / 2]
             span = layers[j] - layers[i]
@@ -461,7 +662,7 @@ class _RangeMax:
 
     def query(self, lo: int, hi: int) -> float:
         if hi < lo:
-            return 0.0
+            return -np.inf
         level = int(hi - lo + 1).bit_length() - 1
         row = self.table[level]
         return float(max(row[lo], row[hi - (1 << level) + 1]))
@@ -477,7 +678,9 @@ def _facts(attrs: dict[str, Any]) -> dict[str, Any]:
     facts = {k: attrs.get(k) for k in _FACTS}
     stats = attrs.get("stats")
     facts["stats"] = (
-        {k: stats.get(k) for k in ("mean", "std", "absmax", "neuron_count")} if stats else None
+        {k: stats.get(k) for k in ("mean", "std", "absmax", "n_inf", "n_nan", "neuron_count")}
+        if stats
+        else None
     )
     return facts
 

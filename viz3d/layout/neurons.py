@@ -2,10 +2,18 @@
 
 A layer with ``n`` neurons (out features of a Linear/attention layer, channels of a conv) gets
 ``min(n, cap)`` evenly spaced samples laid out as a near-square grid on the glyph's face that
-looks back along the main axis (-x, towards the default camera). Conv layers (``"slab-stack"``) spread their channels over the
-faces of the stacked slices instead, one block of channels per slice. A point's value is the traced mean
-activation of the neuron it stands for (``stats["neurons"]``, itself up to 256 evenly spaced
-samples); ``NaN`` when the trace has no activations (``meta`` device).
+looks back along the main axis (-x, towards the default camera). Conv layers (``"slab-stack"``)
+spread their channels over the faces of the stacked slices instead, one block of channels per
+slice.
+
+A point's value is the traced mean activation of one neuron. The trace keeps ``k <= 256`` of
+them (``stats["neurons"]``), sample ``j`` being neuron ``floor(j * n / k)``
+(:func:`viz3d.trace.stats.sample_index`). With ``m <= k`` points, point ``i`` shows sample
+``floor(i * k / m)``: the same evenly spread rule applied to the samples, so every point is a real
+neuron (with the default caps, ``m == k`` and point ``i`` is sample ``i``). With more points than
+samples, point ``i`` stands for neuron ``floor(i * n / m)`` and shows the last sample at or before
+it. ``NaN`` (drawn in the "no data" colour) when the trace has no activations (``meta`` device) or
+the neuron had no finite value.
 """
 
 from __future__ import annotations
@@ -86,8 +94,7 @@ def neuron_grid(
     m = min(total, max(int(cap), 0))
     if m == 0 or kind not in ("box", "slab-stack"):
         return np.empty((0, 3)), np.empty(0)
-    index = np.floor(np.arange(m) * total / m).astype(int)
-    values = _values(attrs.get("stats"), index, total)
+    values = _values(attrs.get("stats"), m, total)
     if kind == "slab-stack":
         slices = min(SLICES, m)
         per = -(-m // slices)
@@ -141,11 +148,14 @@ def _face_grid(m: int, x: float, center: np.ndarray, size: np.ndarray) -> np.nda
     return pts[:m]
 
 
-def _values(stats: Mapping[str, Any] | None, index: np.ndarray, total: int) -> np.ndarray:
-    """Traced mean activation of neurons ``index`` (nearest of the stored samples)."""
+def _values(stats: Mapping[str, Any] | None, m: int, total: int) -> np.ndarray:
+    """Traced mean activations shown by ``m`` points of a layer of ``total`` neurons."""
     samples = np.asarray((stats or {}).get("neurons") or [], dtype=float)
-    if samples.size == 0:
-        return np.full(index.shape, np.nan)
-    # the trace stores evenly spaced samples: sample j stands for neuron floor(j * total / k)
-    pos = np.minimum((index * samples.size) // max(total, 1), samples.size - 1)
-    return samples[pos]
+    k = samples.size
+    if k == 0:
+        return np.full(m, np.nan)
+    if m <= k:
+        return samples[np.arange(m) * k // m]
+    neuron = np.arange(m) * total // m
+    # sample j is neuron floor(j * total / k), which is <= i exactly when j < (i + 1) * k / total
+    return samples[np.clip(((neuron + 1) * k - 1) // max(total, 1), 0, k - 1)]

@@ -5,6 +5,7 @@ then drives the window, screenshots, movies and the HTML/glTF/VTK exports.
 """
 
 from viz3d.render.builder import build_scene
+from viz3d.render.offscreen import choose_headless_window
 from viz3d.render.scene import (
     ActorSpec,
     Camera,
@@ -13,6 +14,9 @@ from viz3d.render.scene import (
     TextSpec,
     default_off_screen,
 )
+
+# before any render window exists: VTK reads the choice when it makes the first one
+choose_headless_window()
 
 __all__ = [
     "ActorSpec",

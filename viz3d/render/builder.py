@@ -36,7 +36,7 @@ FOREGROUND = "#e8eaf0"
 EDGE_COLOR = "#7d8595"
 SKIP_COLOR = "#ffb347"
 #: Camera direction from the model's centre (front-left, above), before normalising.
-VIEW_DIRECTION = np.array([-0.4, -1.0, 0.55])
+VIEW_DIRECTION = np.array([-0.25, -1.0, 0.45])
 
 _SPHERE = pv.Sphere(radius=0.5, theta_resolution=14, phi_resolution=10)
 _DISC = pv.Cylinder(radius=0.5, height=1.0, direction=(1, 0, 0), resolution=20)
@@ -83,7 +83,8 @@ def build_scene(
     >>> from viz3d.render import build_scene
     >>> g = nx.DiGraph([("in", "fc"), ("fc", "out")])
     >>> g.nodes["in"].update(kind="input", name="input", type="Input")
-    >>> g.nodes["fc"].update(kind="module", name="fc", type="Linear", params=40, out_shapes=[[1, 8]])
+    >>> fc = dict(kind="module", name="fc", type="Linear", params=40, out_shapes=[[1, 8]])
+    >>> g.nodes["fc"].update(fc)
     >>> g.nodes["out"].update(kind="output", name="output", type="Output")
     >>> scene = build_scene(compute_layout(LayerGraph(g, GraphInfo(model_name="tiny"))))
     >>> [a.name for a in scene.actors][:3]
@@ -98,12 +99,16 @@ def build_scene(
         node_info=node_info,
         metadata=_metadata(layout, color_by),
     )
+    scene.layout = layout  # the web viewer draws the layout itself
     if not len(layout):
         scene.add_text(heading + "\n(empty graph)", color=FOREGROUND, name="title")
         return scene
 
     coloring = colormod.node_colors(layout, color_by)
     scene.metadata["color_by"] = coloring.mode
+    if isinstance(color_by, colormod.ValueColoring):
+        scene.overlays[color_by.title] = color_by  # the viewer opens on this colouring too
+        scene.metadata["overlay"] = color_by.title
     _add_glyphs(scene, layout, coloring)
     _add_edges(scene, layout)
     _add_neurons(scene, layout, glow)
@@ -214,33 +219,99 @@ def _add_neurons(scene: Scene, layout: Layout, glow: bool) -> None:
 
 
 def _add_camera(scene: Scene, layout: Layout) -> None:
-    fit_camera(scene, *layout.bounds)
+    lo, hi = layout.bounds
+    fit_camera(scene, lo, hi, points=_layout_points(layout), directions=VIEW_DIRECTIONS)
 
 
-def fit_camera(scene: Scene, lo: np.ndarray, hi: np.ndarray) -> None:
-    """Look at the box ``lo..hi`` from the front-left, above, from just far enough to fit it all in."""
+#: Part of the window the model may use (see :data:`viz3d.render.labels.FRAME`).
+FRAME = labelmod.FRAME
+#: Directions a model's default view may come from (front-left, above, from nearly frontal to
+#: oblique): the one showing the model largest wins, so a narrow picture is seen more from the
+#: side and a long one more from the front.
+VIEW_DIRECTIONS = tuple(np.array([x, -1.0, 0.45]) for x in (-0.25, -0.45, -0.65))
+
+
+def fit_camera(
+    scene: Scene,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    *,
+    points: np.ndarray | None = None,
+    directions: tuple[np.ndarray, ...] | None = None,
+) -> None:
+    """Look at the box ``lo..hi`` from the front-left, above, as close as fits it in the frame.
+
+    The camera looks along :data:`VIEW_DIRECTION` (or the one of ``directions`` that shows the
+    model largest) and is moved sideways and as near as possible so that every one of
+    ``points`` (default: the box's 8 corners) projects inside :data:`FRAME` of a
+    :data:`~viz3d.render.scene.WINDOW_SIZE` window: the model fills the frame instead of
+    sitting in the middle of the box's empty corners.
+    """
     lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
     center = (lo + hi) / 2
-    direction = VIEW_DIRECTION / np.linalg.norm(VIEW_DIRECTION)
+    if points is None or not len(points):
+        points = np.array(
+            [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
+        )
+    q = np.asarray(points, dtype=float).reshape(-1, 3) - center
+    size = max(float(np.linalg.norm(hi - lo)), 1.0)
+    # the nearest fitting camera shows the model largest
+    distance, focal, direction = min(
+        (
+            (*_fit(q, d / np.linalg.norm(d), size), d / np.linalg.norm(d))
+            for d in (directions or (VIEW_DIRECTION,))
+        ),
+        key=lambda fit: fit[0],
+    )
+    focal = center + focal
+    scene.set_camera(focal + direction * distance, focal, (0.0, 0.0, 1.0))
+
+
+def _fit(q: np.ndarray, direction: np.ndarray, size: float) -> tuple[float, np.ndarray]:
+    """Nearest camera distance along ``direction`` and the focal shift that fit ``q`` in FRAME."""
     up = np.array([0.0, 0.0, 1.0])
     right = np.cross(-direction, up)
     right /= np.linalg.norm(right)
     cam_up = np.cross(right, -direction)
-    corners = (
-        np.array(
-            [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
-        )
-        - center
-    )
+    along, across, upward = q @ direction, q @ right, q @ cam_up
     tan_v = np.tan(np.radians(15))
     tan_h = tan_v * WINDOW_SIZE[0] / WINDOW_SIZE[1]
-    # camera distance D must satisfy |q.right| <= tan_h (D - q.dir) for every corner q (same for up)
-    along = corners @ direction
-    need = np.maximum(
-        np.abs(corners @ right) / (0.86 * tan_h), np.abs(corners @ cam_up) / (0.80 * tan_v)
-    )
-    distance = max(float(np.max(along + need)), 2.0)
-    scene.set_camera(center + direction * distance, center, tuple(up))
+    left, top, right_edge, bottom = FRAME
+    # normalised device coordinates of the frame (y grows upwards)
+    x_lo, x_hi = 2 * left - 1, 2 * right_edge - 1
+    y_lo, y_hi = 1 - 2 * bottom, 1 - 2 * top
+
+    def shift(distance: float) -> tuple[float, float] | None:
+        """Sideways/upwards camera shift putting every point inside the frame, if any does."""
+        depth = distance - along
+        sx = (np.max(across - x_hi * tan_h * depth), np.min(across - x_lo * tan_h * depth))
+        sy = (np.max(upward - y_hi * tan_v * depth), np.min(upward - y_lo * tan_v * depth))
+        if sx[0] > sx[1] or sy[0] > sy[1]:
+            return None
+        return (sx[0] + sx[1]) / 2, (sy[0] + sy[1]) / 2
+
+    near, far = float(along.max()) + 1e-3 * size, float(along.max()) + 100.0 * size
+    # feasibility only grows with distance: bisect for the nearest camera that fits
+    for _ in range(48):
+        mid = (near + far) / 2
+        near, far = (near, mid) if shift(mid) is not None else (mid, far)
+    distance = max(far, 2.0)
+    sx, sy = shift(distance) or (0.0, 0.0)
+    return distance, sx * right + sy * cam_up
+
+
+def _layout_points(layout: Layout) -> np.ndarray:
+    """What the camera must keep in view: every glyph corner, every few points of every edge
+    and, over each glyph, room for a label line (about 4% of the model's height)."""
+    corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]) / 2
+    glyphs = (layout.positions[:, None, :] + layout.sizes[:, None, :] * corners).reshape(-1, 3)
+    lo, hi = layout.bounds
+    label_room = labelmod.label_anchors(layout, range(len(layout)))
+    label_room[:, 2] += 0.04 * float(hi[2] - lo[2])
+    edges = [p[:: max(1, len(p) // 6)] for p in layout.edge_points] + [
+        p[-1:] for p in layout.edge_points
+    ]
+    return np.concatenate([glyphs, label_room, *edges])
 
 
 def _add_legends(scene: Scene, layout: Layout, coloring: colormod.NodeColors, heading: str) -> None:
@@ -294,17 +365,17 @@ def _add_legends(scene: Scene, layout: Layout, coloring: colormod.NodeColors, he
 
 
 def _add_labels(scene: Scene, layout: Layout, max_labels: int) -> None:
-    chosen = labelmod.choose_labels(layout, max_labels)
+    every = labelmod.label_texts(layout)
+    # placed for the default camera: no two overlap there, the rest is on hover
+    chosen = labelmod.choose_labels(layout, max_labels, camera=scene.camera, texts=every)
     if chosen:
-        tops = layout.positions[chosen] + np.column_stack(
-            [np.zeros(len(chosen)), np.zeros(len(chosen)), layout.sizes[chosen][:, 2] / 2 + 0.15]
-        )
-        texts = [labelmod.label_text(layout.nodes[i]) for i in chosen]
+        tops = labelmod.label_anchors(layout, chosen)
+        texts = [every[i] for i in chosen]
         scene.add_point_labels(
             tops,
             texts,
             name="layer-labels",
-            font_size=11,
+            font_size=labelmod.FONT_SIZE,
             text_color=FOREGROUND,
             shape=None,
             show_points=False,
@@ -384,7 +455,7 @@ def _bar_args(title: str, position_y: float) -> dict[str, Any]:
 def _colorbar_mesh(
     coloring: colormod.NodeColors, lo: np.ndarray, hi: np.ndarray, height: float
 ) -> pv.PolyData:
-    """A horizontal strip under the model's front edge, its cells running through the colour range."""
+    """A horizontal strip under the model's front edge, its cells running through the colours."""
     steps = 32
     length = min(12.0 * height * 2, float(hi[0] - lo[0]) * 0.5 + 2)
     x0 = (lo[0] + hi[0]) / 2 - length / 2
@@ -419,7 +490,8 @@ def _neuron_pixels(layout: Layout) -> float:
 
 def _title(info: dict[str, Any]) -> str:
     name = info.get("model_name") or "model"
-    line = f"{name}  -  {human(info.get('total_params', 0))} params  -  {human(info.get('total_flops', 0))} FLOPs"
+    params, flops = human(info.get("total_params", 0)), human(info.get("total_flops", 0))
+    line = f"{name}  -  {params} params  -  {flops} FLOPs"
     if info.get("partial"):
         line += "  -  PARTIAL (forward failed)"
     return line

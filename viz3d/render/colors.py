@@ -9,6 +9,12 @@
 * a :class:`ValueColoring` - your own value per module (gradient norms, say).
 
 Neurons are always coloured by their signed mean activation on a diverging map centred on 0.
+
+Colour ranges come from the finite values only; a layer or neuron whose value is NaN or infinite
+is drawn in :data:`NAN_COLOR` ("no data"), never at an end of the scale. A scalar range runs
+from the smallest to the largest value unless a few outliers would squeeze everything else into
+a corner of the map: then the outliers take the end colours and the colour-bar title says
+"outliers clipped" (the rule is in :func:`color_range`).
 """
 
 from __future__ import annotations
@@ -119,17 +125,19 @@ def node_colors(layout: Layout, color_by: ColorBy | ValueColoring = "activation"
             with np.errstate(divide="ignore", invalid="ignore"):
                 raw = np.where(raw > 0, np.log10(raw), np.nan)
         title = f"log10 {color_by.title}" if color_by.log else color_by.title
-        return NodeColors("custom", title, raw, color_by.cmap, color_by.clim or _clim(raw))
+        if color_by.clim is not None:
+            return NodeColors("custom", title, _no_data(raw), color_by.cmap, color_by.clim)
+        return _scalar("custom", title, raw, color_by.cmap)
     if color_by == "activation":
         values = np.asarray(layout.values, dtype=float)
         if np.isfinite(values).any():
-            return NodeColors("activation", "activation RMS", values, NODE_CMAP, _clim(values))
+            return _scalar("activation", "activation RMS", values, NODE_CMAP)
         log.info("no traced activations (meta device?): colouring layers by params instead")
         color_by = "params"
     if color_by in ("params", "flops"):
         counts = np.array([float(n.get(color_by) or 0) for n in layout.nodes])
         values = np.where(counts > 0, np.log10(np.maximum(counts, 1)), np.nan)
-        return NodeColors(color_by, f"log10 {color_by}", values, "plasma", _clim(values))
+        return _scalar(color_by, f"log10 {color_by}", values, "plasma")
     if color_by == "type":
         types = [str(n.get("type", "")) for n in layout.nodes]
         legend = {t: type_color(t) for t in sorted(set(types))}
@@ -170,9 +178,56 @@ def type_color(type_name: str) -> tuple[float, float, float]:
     return tuple(float(c) for c in _PALETTE[digest % len(_PALETTE)])
 
 
-def _clim(values: np.ndarray) -> tuple[float, float]:
-    finite = values[np.isfinite(values)]
+def color_range(values: np.ndarray) -> tuple[tuple[float, float], bool]:
+    """Colour range of ``values``, ignoring NaN and infinities, and whether it was clipped.
+
+    The range is ``(min, max)`` of the finite values, except that values further than the span
+    between the 2nd and the 98th percentile beyond either percentile are outliers: the range ends
+    at the last value inside these fences and outliers take the end colours, so one exploding
+    layer cannot push every other one into one end of the map. A single value ``v`` gets
+    ``(v - 0.5, v + 0.5)``; no finite value ``(0, 1)``.
+
+    Returns
+    -------
+    clim : tuple of float
+    clipped : bool
+        Whether outliers were left outside the range (say so on the colour bar).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> color_range(np.array([0.2, 0.5, float("inf"), np.nan, 1.0]))
+    ((0.2, 1.0), False)
+    >>> color_range(np.r_[np.linspace(0, 1, 60), 1000.0])
+    ((0.0, 1.0), True)
+    """
+    finite = np.sort(np.asarray(values, dtype=float)[np.isfinite(values)])
     if finite.size == 0:
-        return (0.0, 1.0)
-    lo, hi = float(finite.min()), float(finite.max())
-    return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
+        return (0.0, 1.0), False
+    lo, hi = float(finite[0]), float(finite[-1])
+    if hi <= lo:
+        return (lo - 0.5, hi + 0.5), False
+    # inner percentiles taken on actual values, so a lone outlier among a few is still cut off
+    p_lo = float(np.percentile(finite, 2, method="higher"))
+    p_hi = float(np.percentile(finite, 98, method="lower"))
+    span = p_hi - p_lo
+    if span <= 0:  # nearly all values equal: no scale to tell outliers by, keep the full range
+        return (lo, hi), False
+    # fences one inner span beyond the percentiles; the range ends at the last value inside
+    low = float(finite[finite >= p_lo - span][0])
+    high = float(finite[finite <= p_hi + span][-1])
+    return (low, high), (low, high) != (lo, hi)
+
+
+def _scalar(mode: str, title: str, values: np.ndarray, cmap: str) -> NodeColors:
+    clim, clipped = color_range(values)
+    if clipped:
+        title += " (outliers clipped)"
+    return NodeColors(mode, title, _no_data(values), cmap, clim)
+
+
+def _no_data(values: np.ndarray) -> np.ndarray:
+    """``values`` with infinities made NaN: VTK draws NaN in the "no data" colour but would put
+    an infinite value at the top (or bottom) of the scale."""
+    values = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(values), values, np.nan)

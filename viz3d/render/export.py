@@ -9,7 +9,10 @@ HTML
     The vtk.js "OfflineLocalView" page shipped by ``trame-vtk`` with the scene serialised into
     it (the same format ``pyvista``'s ``export_html`` produces, without needing a trame
     server). Model-supplied strings never reach the page as markup: the scene data is a
-    base64 blob, and the page title and the embedded node table are HTML/JSON-escaped.
+    base64 blob, and the page title and the embedded node table are HTML/JSON-escaped. Every
+    JSON document in the page is strict (:func:`strict_json`): browsers reject ``NaN`` and
+    ``Infinity``, and one such literal leaves the page blank. The page loads nothing from the
+    network (the viewer's favicon links are replaced by an empty inline icon).
 """
 
 from __future__ import annotations
@@ -18,19 +21,28 @@ import base64
 import html
 import io
 import json
+import logging
 import os
+import re
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+from xml.etree import ElementTree
 
 import numpy as np
 import pyvista as pv
 
 from viz3d.errors import RenderError
+from viz3d.files import atomic_write, finite_json
 from viz3d.render.scene import Scene
 
+log = logging.getLogger(__name__)
+
+#: The favicon URL template in trame-vtk's vtk.js viewer page (replaced: the page stays offline).
+_VIEWER_FAVICON = "`https://kitware.github.io/vtk-js/icon/favicon-${t}x${t}.png`"
 #: Window size of the serialised scene; the browser page resizes it to the window.
 EXPORT_WINDOW = (1280, 720)
 
@@ -55,7 +67,37 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
 
 
 def export_html(scene: Scene, path: str | os.PathLike) -> Path:
-    """Write ``scene`` as one self-contained HTML file that renders with WebGL, no Python needed.
+    """Write ``scene`` as one self-contained HTML file that opens with no Python or network.
+
+    A layer scene (from :func:`viz3d.render.build_scene`) becomes the three.js viewer
+    (:func:`viz3d.render.web.write_viewer`: hover facts, module tree, search, overlays,
+    expand/collapse), and so does a loss landscape (hover shows alpha, beta and the loss); any
+    other scene, and any scene with textured meshes (feature maps, Grad-CAM planes: the viewer
+    carries no textures yet), the vtk.js page of :func:`export_vtkjs`.
+
+    Examples
+    --------
+    >>> import os, tempfile, torch, viz3d
+    >>> scene = viz3d.enhanced_3d_visualization(torch.nn.Linear(2, 3), input_shape=(1, 2),
+    ...                                         show=False)
+    >>> out = export_html(scene, os.path.join(tempfile.mkdtemp(), "linear.html"))
+    >>> 'id="viz3d-data"' in out.read_text()
+    True
+    """
+    # the viewer carries no textures yet: feature-map and Grad-CAM slices keep the vtk.js page
+    textured = any("texture" in actor.kwargs for actor in scene.actors)
+    viewable = getattr(scene, "layout", None) is not None or str(
+        scene.metadata.get("kind", "")
+    ).startswith("landscape")
+    if viewable and not textured:
+        from viz3d.render.web import write_viewer
+
+        return write_viewer(scene, path)
+    return export_vtkjs(scene, path)
+
+
+def export_vtkjs(scene: Scene, path: str | os.PathLike) -> Path:
+    """Write ``scene`` as one self-contained vtk.js HTML file (geometry only, no hover facts).
 
     Parameters
     ----------
@@ -75,7 +117,7 @@ def export_html(scene: Scene, path: str | os.PathLike) -> Path:
     >>> from viz3d.render import Scene
     >>> scene = Scene(title="</title><b>cube</b>")
     >>> _ = scene.add_mesh(pv.Cube(), name="cube", color="tomato")
-    >>> out = scene.export_html(os.path.join(tempfile.mkdtemp(), "cube.html"))
+    >>> out = export_vtkjs(scene, os.path.join(tempfile.mkdtemp(), "cube.html"))
     >>> "<b>cube</b>" in out.read_text()
     False
     """
@@ -86,17 +128,20 @@ def export_html(scene: Scene, path: str | os.PathLike) -> Path:
             "HTML export needs the vtk.js viewer from trame-vtk: pip install trame-vtk"
         ) from exc
     payload = base64.b64encode(_vtksz(scene)).decode("ascii")
-    page = HTML_VIEWER_PATH.read_text(encoding="utf-8")
+    # the viewer adds favicon links to kitware.github.io: offline, each is a console error
+    page = HTML_VIEWER_PATH.read_text(encoding="utf-8").replace(_VIEWER_FAVICON, "`data:,`")
     if "</body>" not in page:
         raise RenderError(f"unexpected vtk.js viewer page {HTML_VIEWER_PATH}: no </body>")
     title = html.escape(scene.title or "viz3d scene")
     head = f"<title>{title}</title>\n"
     page = page.replace("<head>", "<head>\n" + head, 1) if "<head>" in page else head + page
+    metadata = _script_json(_page_metadata(scene))
     loader = (
-        f'<script type="application/json" id="viz3d-metadata">{_script_json(_page_metadata(scene))}</script>\n'
+        f'<script type="application/json" id="viz3d-metadata">{metadata}</script>\n'
         "<script>\n"
         "function loadDataSet() {\n"
-        "  const container = document.querySelector('.content') || document.querySelector('body');\n"
+        "  const container =\n"
+        "    document.querySelector('.content') || document.querySelector('body');\n"
         f'  OfflineLocalView.load(container, {{ base64Str: "{payload}" }});\n'
         "}\n"
         "</script>\n"
@@ -163,8 +208,19 @@ def export_vtk(scene: Scene, path: str | os.PathLike) -> Path:
     """Write ``scene``'s meshes as a ``.vtm`` multiblock (one block per actor) for ParaView.
 
     Block names are the actor names; the scene's title and metadata go into the multiblock's
-    field data as JSON (``viz3d_metadata``). The ``.vtm`` file has a sibling folder with the
-    blocks; both are replaced together.
+    field data as JSON (``viz3d_metadata``). The blocks live in the sibling folder named like the
+    file without ``.vtm`` (``out/scene.vtm`` -> ``out/scene/viz3d-<id>/``).
+
+    Exporting again replaces the pair as one: the new blocks are written under a new name, then
+    the ``.vtm`` is renamed over the old one, and only then are the old blocks deleted. An
+    interruption at any point leaves the old file with its blocks or the new file with its
+    blocks. The folder may hold only what an earlier export wrote; anything else is refused.
+
+    Raises
+    ------
+    RenderError
+        If ``path`` is not a ``.vtm`` name, if its folder holds files this exporter did not
+        write (they are named; nothing is changed), or if writing fails (the old pair is kept).
 
     Examples
     --------
@@ -187,21 +243,28 @@ def export_vtk(scene: Scene, path: str | os.PathLike) -> Path:
         if spec.only == "screen":
             continue
         blocks.append(spec.mesh.copy(), _safe_name(spec.name))
-    blocks.field_data["viz3d_metadata"] = np.array([json.dumps(_page_metadata(scene), default=str)])
-    path.parent.mkdir(parents=True, exist_ok=True)
+    blocks.field_data["viz3d_metadata"] = np.array([strict_json(_page_metadata(scene))])
     folder = path.with_suffix("")
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.stem}.") as tmpdir:
-        tmp = Path(tmpdir) / path.name
-        try:
-            blocks.save(tmp)
-        except Exception as exc:
-            raise RenderError(f"could not write VTK multiblock {path}: {exc}") from exc
-        if folder.exists():
-            import shutil
-
-            shutil.rmtree(folder)
-        os.replace(Path(tmpdir) / path.stem, folder)
-        os.replace(tmp, path)
+    old_blocks = _vtm_blocks(path, folder)
+    _refuse_foreign_files(folder, old_blocks)
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder, prefix=_STAGING))
+    data = folder / f"{_VERSION}{staging.name[len(_STAGING) :]}"
+    try:
+        blocks.save(staging / path.name)
+        (staging / path.stem).mkdir(exist_ok=True)  # VTK makes none for a scene without blocks
+        # the blocks get their final name before the .vtm that points at them is swapped in
+        os.replace(staging / path.stem, data)
+        vtm = _rebase_vtm(staging / path.name, f"{path.stem}/{data.name}")
+        _atomic(path, lambda tmp: tmp.write_bytes(vtm), ".vtm")
+    except BaseException as exc:
+        shutil.rmtree(data, ignore_errors=True)
+        if not isinstance(exc, Exception) or isinstance(exc, RenderError):
+            raise
+        raise RenderError(f"could not write VTK multiblock {path}: {exc}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _remove_old_blocks(folder, old_blocks, keep=data)
     return path
 
 
@@ -247,7 +310,10 @@ def _vtksz(scene: Scene) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr(
-            "index.json", json.dumps({"hashes": hashes, "scene": state}), zipfile.ZIP_DEFLATED
+            # data-array ranges of NaN/inf cells ("max": Infinity) would break the page's parse
+            "index.json",
+            strict_json({"hashes": hashes, "scene": state}),
+            zipfile.ZIP_DEFLATED,
         )
     return buffer.getvalue()
 
@@ -256,21 +322,97 @@ def _page_metadata(scene: Scene) -> dict[str, Any]:
     return {"title": scene.title, "metadata": scene.metadata, "nodes": scene.node_info}
 
 
+def strict_json(data: Any) -> str:
+    """``data`` as strict JSON: NaN and infinities become ``null``, unknown objects strings.
+
+    Examples
+    --------
+    >>> strict_json({"max": float("inf"), "mean": [1.5, float("nan")]})
+    '{"max": null, "mean": [1.5, null]}'
+    """
+    return json.dumps(finite_json(data), allow_nan=False, default=str)
+
+
 def _script_json(data: Any) -> str:
     """JSON safe inside a ``<script>`` element: no ``<``, ``>`` or ``&`` can close or open a tag."""
-    text = json.dumps(_finite(data), default=str)
+    text = strict_json(data)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _finite(data: Any) -> Any:
-    """``data`` with NaN/inf replaced by ``None`` (browsers reject them in JSON)."""
-    if isinstance(data, float):
-        return data if np.isfinite(data) else None
-    if isinstance(data, dict):
-        return {str(k): _finite(v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [_finite(v) for v in data]
-    return data
+#: Export folders: blocks being written, and the blocks of one finished export.
+_STAGING, _VERSION = ".viz3d-partial-", "viz3d-"
+_OURS = re.compile(rf"^({re.escape(_STAGING)}|{_VERSION})[a-z0-9_]{{8}}$")
+
+
+def _vtm_blocks(vtm: Path, folder: Path) -> set[Path]:
+    """The files inside ``folder`` that an existing ``vtm`` file points at."""
+    try:
+        root = ElementTree.parse(vtm).getroot()
+    except (OSError, ElementTree.ParseError):
+        return set()
+    inside = folder.resolve()
+    found = set()
+    for element in root.iter():
+        name = element.get("file")
+        target = (vtm.parent / name).resolve() if name else None
+        if target is not None and target.is_relative_to(inside) and target != inside:
+            found.add(target)
+    return found
+
+
+def _refuse_foreign_files(folder: Path, ours: set[Path]) -> None:
+    """Raise unless every file under ``folder`` was written by an earlier export."""
+    if not folder.exists() and not folder.is_symlink():
+        return
+    if folder.is_symlink() or not folder.is_dir():
+        raise RenderError(
+            f"export_vtk keeps the blocks of {folder}.vtm in the folder {folder}, but that is a "
+            "file or a link; move it away or export to another name"
+        )
+    foreign = []
+    for top, dirs, files in os.walk(folder):
+        here = Path(top)
+        if here == folder:
+            dirs[:] = [d for d in dirs if not _OURS.match(d)]
+        # links to folders are not followed: they count as files
+        for name in files + [d for d in dirs if (here / d).is_symlink()]:
+            entry = here / name
+            if entry.is_symlink() or entry.resolve() not in ours:
+                foreign.append(entry.relative_to(folder).as_posix())
+    if foreign:
+        shown = ", ".join(sorted(foreign)[:10]) + (", ..." if len(foreign) > 10 else "")
+        raise RenderError(
+            f"export_vtk will not replace {folder}/: it holds {len(foreign)} file(s) that no "
+            f"earlier export wrote ({shown}); move them elsewhere or export to another .vtm name"
+        )
+
+
+def _rebase_vtm(vtm: Path, prefix: str) -> bytes:
+    """The ``vtm`` file's text with its block paths (``<stem>/<file>``) moved under ``prefix``."""
+    tree = ElementTree.parse(vtm)
+    for element in tree.getroot().iter():
+        name = element.get("file")
+        if name:
+            element.set("file", f"{prefix}/{PurePosixPath(name).name}")
+    buffer = io.BytesIO()
+    tree.write(buffer, encoding="utf-8", xml_declaration=True)
+    return buffer.getvalue()
+
+
+def _remove_old_blocks(folder: Path, old: set[Path], keep: Path) -> None:
+    """Delete the blocks of the replaced export (and unfinished ones), never ``keep``."""
+    try:
+        for file in old:
+            file.unlink(missing_ok=True)
+            parent = file.parent
+            while parent != folder.resolve() and not any(parent.iterdir()):
+                parent.rmdir()
+                parent = parent.parent
+        for entry in folder.iterdir():
+            if _OURS.match(entry.name) and entry != keep:
+                shutil.rmtree(entry)
+    except OSError as exc:
+        log.warning("could not remove the replaced VTK blocks in %s: %s", folder, exc)
 
 
 def _safe_name(name: str) -> str:
@@ -280,21 +422,9 @@ def _safe_name(name: str) -> str:
 
 
 def _atomic(path: str | os.PathLike, write: Callable[[Path], Any], suffix: str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    tmp.chmod(0o644)  # mkstemp makes it private; exports are meant to be shared
     try:
-        write(tmp)
-        os.replace(tmp, path)
-    except Exception as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, RenderError):
-            raise
-        raise RenderError(f"could not write {path}: {exc}") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+        return atomic_write(path, write, suffix=suffix)
+    except RenderError:
         raise
-    return path
+    except Exception as exc:
+        raise RenderError(f"could not write {path}: {exc}") from exc

@@ -118,9 +118,12 @@ def _upright_plane(centre: np.ndarray, width: float, height: float) -> pv.PolyDa
 def _colourise(values: np.ndarray, cmap: str = "magma") -> np.ndarray:
     from matplotlib import colormaps
 
-    low, high = float(values.min()), float(values.max())
+    finite = np.isfinite(values)
+    low = float(values[finite].min()) if finite.any() else 0.0
+    high = float(values[finite].max()) if finite.any() else 0.0
     scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
-    return colormaps[cmap](scaled)[..., :3]
+    # non-finite pixels get the map's "bad" colour (black) instead of poisoning the range
+    return colormaps[cmap](np.where(finite, scaled, np.nan))[..., :3]
 
 
 def render_grad_cam(
@@ -247,7 +250,7 @@ def gradient_dynamics_movie(
         raise RenderError(
             "no gradient snapshots to film: record some with viz3d.watch(model, every=N)"
         )
-    values = np.array([v for snap in snapshots for v in snap.values() if v > 0])
+    values = np.array([v for snap in snapshots for v in snap.values() if 0 < v < np.inf])
     clim = (
         (float(np.log10(values.min())), float(np.log10(values.max())))
         if len(values)

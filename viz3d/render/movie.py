@@ -19,6 +19,7 @@ import multiprocessing as mp
 import os
 import pickle
 import queue
+import signal
 import tempfile
 import types
 from collections.abc import Callable, Iterable, Iterator
@@ -30,6 +31,7 @@ import numpy as np
 import pyvista as pv
 
 from viz3d.errors import RenderError
+from viz3d.files import file_mode
 from viz3d.render.camera_paths import flythrough_cameras, orbit_cameras
 from viz3d.render.scene import Camera
 
@@ -202,7 +204,7 @@ class MovieWriter:
                 raise RenderError(f"no frames were written to {self.path}; nothing to save")
             if not self._temp.stat().st_size:
                 raise RenderError(f"ffmpeg wrote an empty file for {self.path}")
-            self._temp.chmod(0o644)  # mkstemp makes it private; a movie is meant to be shared
+            self._temp.chmod(file_mode())  # mkstemp makes it private; follow the umask
             os.replace(self._temp, self.path)
             self._temp = None
         except BaseException:
@@ -260,7 +262,8 @@ def write_movie(
     >>> import numpy as np
     >>> from viz3d.render.movie import write_movie
     >>> frames = (np.full((32, 32, 3), 10 * k, dtype=np.uint8) for k in range(5))
-    >>> write_movie(frames, os.path.join(tempfile.mkdtemp(), "fade.gif"), fps=5, progress=False).suffix
+    >>> target = os.path.join(tempfile.mkdtemp(), "fade.gif")
+    >>> write_movie(frames, target, fps=5, progress=False).suffix
     '.gif'
     """
     it = iter(frames)
@@ -566,7 +569,7 @@ class _Stage:
         self._buffer = vtkUnsignedCharArray()
 
     def frame(self, k: int) -> memoryview:
-        """Render frame ``k`` and return its pixels, bottom row first (valid until the next call)."""
+        """Render frame ``k``; its pixels, bottom row first (valid until the next call)."""
         shot, pl = self.shot, self.plotter
         if shot.cameras is not None:
             cam = shot.cameras[k]
@@ -668,7 +671,8 @@ def _parallel_frames(
         payload = pickle.dumps((scene, shot, window_size), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
         raise RenderError(
-            f"workers={workers} needs a picklable scene ({exc}); use workers=1 to render in this process"
+            f"workers={workers} needs a picklable scene ({exc}); "
+            "use workers=1 to render in this process"
         ) from exc
     ctx = mp.get_context("spawn")
     queues = [ctx.Queue(maxsize=_QUEUE_FRAMES) for _ in range(workers)]
@@ -689,7 +693,8 @@ def _parallel_frames(
                 except queue.Empty:
                     if not procs[w].is_alive():
                         raise RenderError(
-                            f"render worker {w} died (exit code {procs[w].exitcode}) before frame {k}; "
+                            f"render worker {w} died (exit code {procs[w].exitcode}) "
+                            f"before frame {k}; "
                             "rerun with workers=1 to see the error in this process"
                         ) from None
             if isinstance(item, BaseException):
@@ -714,6 +719,8 @@ def _worker(payload: bytes, index: int, workers: int, out: Any, stop: Any) -> No
     # llvmpipe starts one render thread per core; with several workers that oversubscribes
     os.environ.setdefault("LP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     os.environ.setdefault("PYVISTA_OFF_SCREEN", "true")
+    # Ctrl-C reaches the whole process group: the parent reports it once and stops the workers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         scene, shot, window_size = pickle.loads(payload)
         stage = _Stage(scene, shot, window_size)
@@ -737,11 +744,12 @@ def _worker(payload: bytes, index: int, workers: int, out: Any, stop: Any) -> No
 def _check(
     path: str | os.PathLike, seconds: float, fps: float, window_size: tuple[int, int]
 ) -> tuple[tuple[int, int], int]:
-    """Validate the common arguments early (before any rendering); return the frame size and count."""
+    """Validate the common arguments before any rendering; return the frame size and count."""
     suffix = Path(path).suffix.lower()
     if suffix not in CODECS:
         raise RenderError(
-            f"cannot write a movie to {path}: unsupported extension {Path(path).suffix!r}; use one of "
+            f"cannot write a movie to {path}: unsupported extension {Path(path).suffix!r}; "
+            "use one of "
             f"{', '.join(CODECS)}"
         )
     n = round(seconds * fps)
@@ -770,7 +778,8 @@ def _ffmpeg() -> types.ModuleType:
         imageio_ffmpeg.get_ffmpeg_exe()
     except RuntimeError as exc:
         raise RenderError(
-            f"no ffmpeg binary found ({exc}); pip install --force-reinstall imageio-ffmpeg (it bundles "
+            f"no ffmpeg binary found ({exc}); "
+            "pip install --force-reinstall imageio-ffmpeg (it bundles "
             "one) or set IMAGEIO_FFMPEG_EXE to an ffmpeg executable"
         ) from exc
     return imageio_ffmpeg

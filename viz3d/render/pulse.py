@@ -63,7 +63,9 @@ def pulse_rgba(
     alpha_floor: float = 1.0,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Colours at animation ``time`` of points reached at ``arrival`` (``shaders/pulse.glsl`` in numpy).
+    """Colours at animation ``time`` of points reached at ``arrival`` (``shaders/pulse.glsl``).
+
+    The same formula as the shader, in numpy (the CPU path).
 
     Before its arrival a point is ``dim`` times its colour; it brightens over one ``width``,
     flashes towards ``color`` when the pulse passes and then keeps its full colour. Opacity

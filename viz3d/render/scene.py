@@ -1,4 +1,4 @@
-"""``Scene``: a renderer-independent recipe for a 3D picture, turned into a PyVista plotter on demand.
+"""``Scene``: a renderer-independent recipe for a 3D picture, made a PyVista plotter on demand.
 
 A :class:`Scene` stores *what* to draw - meshes with their ``add_mesh`` options, texts, point
 labels, a camera, a background, a title, metadata and per-node hover information - and builds a
@@ -8,7 +8,8 @@ HTML/glTF/VTK exports, so a picture and its export always agree.
 
 The recipe is the stable surface other parts of viz3d build on:
 
-* the layer renderer (:func:`viz3d.render.build_scene`) fills it from a :class:`viz3d.layout.Layout`,
+* the layer renderer (:func:`viz3d.render.build_scene`) fills it from a
+  :class:`viz3d.layout.Layout`,
 * the landscape renderer adds surface meshes with :meth:`Scene.add_mesh` / :meth:`Scene.add_text`,
 * the movie writer calls :meth:`Scene.plotter`, then moves ``plotter.camera`` frame by frame,
   starting from :attr:`Scene.camera`.
@@ -154,6 +155,12 @@ class Scene:
         self.point_labels: list[PointLabelSpec] = []
         self.camera: Camera | None = None
         self.lighting: str = "light kit"
+        #: The layout a layer scene was drawn from (set by ``build_scene``); the web viewer
+        #: draws it.
+        self.layout: Any = None
+        #: Extra colourings of the layers for the web viewer's overlay switcher (by name).
+        self.overlays: dict[str, Any] = {}
+        self._shown_in_cell: int | None = None
 
     def __repr__(self) -> str:
         return (
@@ -313,6 +320,51 @@ class Scene:
         lo, hi = arr[:, 0::2].min(axis=0), arr[:, 1::2].max(axis=0)
         return (lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])
 
+    def add_overlay(
+        self,
+        name: str,
+        values: Mapping[str, float],
+        *,
+        log: bool = False,
+        cmap: str = "magma",
+    ) -> None:
+        """Add a colouring of the layers to the web viewer's overlay switcher.
+
+        Parameters
+        ----------
+        name : str
+            Shown in the switcher and on the colour bar.
+        values : mapping of str to float
+            A value per module qualified name (``{"layer1.0.conv1": 0.3, ...}``); a collapsed
+            or folded node takes the root-sum-square of the modules inside it; layers without
+            a value are drawn in the "no data" colour.
+        log : bool, default: False
+            Colour by ``log10(value)``.
+        cmap : str, default: "magma"
+            A matplotlib colour map name.
+
+        Examples
+        --------
+        >>> from viz3d.render import Scene
+        >>> scene = Scene()
+        >>> scene.add_overlay("my metric", {"layer1.0.conv1": 0.3})
+        >>> list(scene.overlays)
+        ['my metric']
+        """
+        from viz3d.render.colors import ValueColoring
+
+        clean = {str(k): float(v) for k, v in values.items()}
+        self.overlays[str(name)] = ValueColoring(str(name), clean, cmap=cmap, log=log)
+
+    def _repr_html_(self) -> str | None:
+        """The web viewer inline in Jupyter (an ``<iframe srcdoc>``: no server, no extension)."""
+        shown = getattr(self, "_shown_in_cell", None)
+        if self.layout is None or (shown is not None and shown == _cell_number()):
+            return None  # show() already put the viewer in this cell's output: not twice
+        from viz3d.render.web import iframe_html
+
+        return iframe_html(self)
+
     # ----------------------------------------------------------------- plotting
     def plotter(
         self,
@@ -402,7 +454,7 @@ class Scene:
         return pl
 
     def show(self, *, window_size: tuple[int, int] = WINDOW_SIZE, **show_kwargs: Any) -> None:
-        """Open an interactive window (or, in Jupyter, PyVista's notebook backend).
+        """Open an interactive window (in Jupyter: the web viewer inline for layer scenes).
 
         Hovering or clicking a layer shows its name, type, shapes, params, FLOPs and
         activation statistics. Without a display the scene is rendered off screen and nothing
@@ -415,6 +467,15 @@ class Scene:
         **show_kwargs
             Passed to :meth:`pyvista.Plotter.show` (e.g. ``jupyter_backend="static"``).
         """
+        if _in_jupyter() and self.layout is not None:
+            from IPython.display import HTML, display
+
+            from viz3d.render.web import iframe_html
+
+            # the web viewer inline: hover, search and overlays, no kernel needed
+            display(HTML(iframe_html(self)))
+            self._shown_in_cell = _cell_number()
+            return
         off_screen = default_off_screen()
         if off_screen and not _in_jupyter():
             log.warning(
@@ -487,7 +548,10 @@ class Scene:
         return forward_pass_movie(self, path, **kwargs)
 
     def export_html(self, path: str | os.PathLike) -> Path:
-        """Write one self-contained HTML file (vtk.js) that renders in a browser without Python.
+        """Write one self-contained HTML file that opens in a browser without Python or network.
+
+        Layer scenes get the three.js viewer (hover facts, module tree, search, overlays);
+        other scenes the vtk.js page.
 
         See :func:`viz3d.render.export.export_html`.
         """
@@ -510,7 +574,8 @@ class Scene:
 
 def default_off_screen() -> bool:
     """Whether to render off screen: forced by ``PYVISTA_OFF_SCREEN``/``pyvista.OFF_SCREEN``,
-    otherwise when no display exists (Linux without ``DISPLAY``/``WAYLAND_DISPLAY``, outside Jupyter).
+    otherwise when no display exists (Linux without ``DISPLAY``/``WAYLAND_DISPLAY``, outside
+    Jupyter).
 
     Examples
     --------
@@ -534,6 +599,13 @@ def _in_jupyter() -> bool:
         return False
     ip = shell.get_ipython()
     return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+
+
+def _cell_number() -> int | None:
+    """The running notebook cell's execution count (``None`` outside IPython)."""
+    shell = sys.modules.get("IPython")
+    ip = shell.get_ipython() if shell is not None else None
+    return getattr(ip, "execution_count", None) if ip is not None else None
 
 
 def _vec3(v: Sequence[float]) -> tuple[float, float, float]:

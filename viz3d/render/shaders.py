@@ -15,7 +15,8 @@ glTF, VTK files) carry no GLSL: there the actors appear with their plain colours
 
 The files live in the top-level ``shaders/`` folder of a source checkout and are installed as
 ``viz3d/shaders``; :func:`shader_dir` finds either. If the GL driver rejects an effect (checked
-once per effect with a tiny off-screen render), it is skipped with a logged note.
+by drawing the very actor it is applied to once off screen, cached per kind of actor), the
+effect is taken off again with a logged note.
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ def load_shader(name: str) -> tuple[ShaderSection, ...]:
     path = shader_dir() / f"{name}.glsl"
     if not path.is_file():
         raise RenderError(
-            f"unknown shader effect {name!r}: no {path}; available: {', '.join(available_effects())}"
+            f"unknown shader effect {name!r}: no {path}; "
+            f"available: {', '.join(available_effects())}"
         )
     text = path.read_text(encoding="utf-8")
     marks = list(_MARKER.finditer(text))
@@ -120,6 +122,12 @@ def load_shader(name: str) -> tuple[ShaderSection, ...]:
 
 def apply_shader(actor: Any, name: str, **uniforms: Any) -> bool:
     """Inject effect ``name`` into ``actor``'s shaders; return ``False`` if the driver rejects it.
+
+    Whether the driver compiles the effect depends on the actor: VTK writes different shader
+    code for triangles, lines, points drawn as spheres, per-vertex colours or normals. So the
+    check renders *this* actor, with every effect it already carries, once in a tiny off-screen
+    window and watches for shader errors; the answer is cached per kind of actor. Apply effects
+    before the actor is first drawn. A rejected effect is taken off the actor again.
 
     Parameters
     ----------
@@ -146,22 +154,61 @@ def apply_shader(actor: Any, name: str, **uniforms: Any) -> bool:
     >>> pl.close()
     """
     sections = load_shader(name)
-    if not _driver_accepts(name):
-        return False
     _inject(actor, sections, {**EFFECTS.get(name, {}), **uniforms})
-    return True
+    key = (name, actor_kind(actor))
+    if key not in _ACCEPTED:
+        _ACCEPTED[key] = _compiles(actor)
+        if not _ACCEPTED[key]:
+            log.info(
+                "shader effect %r was rejected by the GL driver for %s (see the VTK error "
+                "above); drawing without it",
+                name,
+                key[1],
+            )
+    if not _ACCEPTED[key]:
+        _remove(actor, sections)
+    return _ACCEPTED[key]
+
+
+def actor_kind(actor: Any) -> tuple[Any, ...]:
+    """What decides the shader code VTK writes for ``actor``: mapper, primitives, colours, look.
+
+    Examples
+    --------
+    >>> import pyvista as pv
+    >>> from viz3d.render.shaders import actor_kind
+    >>> pl = pv.Plotter(off_screen=True)
+    >>> cloud = pl.add_mesh(pv.PolyData([[0.0, 0, 0]]), render_points_as_spheres=True)
+    >>> ball = pl.add_mesh(pv.Sphere())
+    >>> actor_kind(cloud) != actor_kind(ball)
+    True
+    >>> pl.close()
+    """
+    mapper, prop = actor.GetMapper(), actor.GetProperty()
+    data = mapper.GetInput() if mapper is not None else None
+    cells: tuple[Any, ...] = (type(data).__name__,)
+    if data is not None and hasattr(data, "GetNumberOfVerts"):
+        counts = (data.GetNumberOfVerts(), data.GetNumberOfLines(), data.GetNumberOfPolys())
+        cells = tuple(bool(n) for n in counts) + (data.GetNumberOfStrips() > 0,)
+    point_data = data.GetPointData() if data is not None else None
+    return (
+        type(mapper).__name__,
+        cells,
+        point_data is not None and point_data.GetNormals() is not None,
+        bool(mapper is not None and mapper.GetScalarVisibility()),
+        prop.GetRepresentation(),
+        bool(prop.GetRenderPointsAsSpheres()),
+        bool(prop.GetRenderLinesAsTubes()),
+        prop.GetInterpolation(),
+        actor.GetShaderProperty().GetNumberOfShaderReplacements(),
+    )
 
 
 def _inject(actor: Any, sections: tuple[ShaderSection, ...], uniforms: dict[str, Any]) -> None:
     prop = actor.GetShaderProperty()
     for section in sections:
-        add = {
-            "vertex": prop.AddVertexShaderReplacement,
-            "fragment": prop.AddFragmentShaderReplacement,
-            "geometry": prop.AddGeometryShaderReplacement,
-        }[section.stage]
         # replaceFirst=True: runs before VTK's own substitution, which then still expands the tag
-        add(section.tag, True, f"{section.tag}\n{section.code}\n", False)
+        _ADD[section.stage](prop)(section.tag, True, f"{section.tag}\n{section.code}\n", False)
     for stage_uniforms in (prop.GetFragmentCustomUniforms(), prop.GetVertexCustomUniforms()):
         for key, value in uniforms.items():
             arr = np.atleast_1d(np.asarray(value, dtype=float))
@@ -173,25 +220,41 @@ def _inject(actor: Any, sections: tuple[ShaderSection, ...], uniforms: dict[str,
                 raise RenderError(f"uniform {key!r} must be a float or 3 floats, got {value!r}")
 
 
-@functools.cache
-def _driver_accepts(name: str) -> bool:
-    """Render a small white sphere with the effect once; a shader the driver rejects draws
-    nothing (VTK only logs the compile error), so a blank picture means "skip the effect"."""
+def _remove(actor: Any, sections: tuple[ShaderSection, ...]) -> None:
+    prop = actor.GetShaderProperty()
+    for section in sections:
+        _CLEAR[section.stage](prop)(section.tag, True)
+
+
+_ADD = {
+    "vertex": lambda p: p.AddVertexShaderReplacement,
+    "fragment": lambda p: p.AddFragmentShaderReplacement,
+    "geometry": lambda p: p.AddGeometryShaderReplacement,
+}
+_CLEAR = {
+    "vertex": lambda p: p.ClearVertexShaderReplacement,
+    "fragment": lambda p: p.ClearFragmentShaderReplacement,
+    "geometry": lambda p: p.ClearGeometryShaderReplacement,
+}
+#: (effect, actor kind) -> whether the driver compiled it.
+_ACCEPTED: dict[tuple[str, tuple[Any, ...]], bool] = {}
+
+
+def _compiles(actor: Any) -> bool:
+    """Draw ``actor`` once in a tiny off-screen window; ``False`` if VTK reports a shader error.
+
+    A picture cannot tell: some effects leave an actor invisible until animated (the pulse
+    tubes), and a rejected program may still leave the background drawn.
+    """
     pl = pv.Plotter(off_screen=True, window_size=(16, 16))
     try:
-        pl.set_background("black")
-        actor = pl.add_mesh(
-            pv.Sphere(radius=0.5, theta_resolution=8, phi_resolution=8), color="white"
-        )
-        _inject(actor, load_shader(name), dict(EFFECTS.get(name, {})))
-        image = pl.screenshot(return_img=True)
+        with pv.VtkErrorCatcher() as caught:
+            pl.renderer.AddActor(actor)
+            pl.reset_camera()
+            pl.screenshot(return_img=True)
+            pl.renderer.RemoveActor(actor)  # frees this window's GL objects of the actor
     finally:
         pl.close()
-    if int(np.asarray(image).max()) == 0:
-        log.info(
-            "shader effect %r was rejected by the GL driver (see the VTK error above); "
-            "drawing without it",
-            name,
-        )
-        return False
-    return True
+    if actor.GetMapper() is not None:
+        actor.GetMapper().Modified()  # rebuild its buffers in the window it belongs to
+    return not caught.events

@@ -33,6 +33,7 @@ def trace(
     stats: bool = True,
     neuron_samples: int = 256,
     mode: str = "eval",
+    grad: bool | None = None,
 ) -> LayerGraph:
     """Run ``model`` once and record its layer graph.
 
@@ -44,6 +45,11 @@ def trace(
     softmax, view, in-place ops ...) by a torch function mode, linked producer -> consumer by
     tensor identity; FLOPs with ``torch.utils.flop_counter``'s formulas. Activations are
     summarised (mean, std, abs-max, a sample of ``neuron_samples`` neuron means), never kept.
+
+    A TorchScript submodule (``torch.jit.script``/``trace``) is one opaque node: its compiled
+    inside cannot be hooked, but its shapes, parameters and FLOPs are recorded and
+    ``graph.info.notes`` says so. Parameters the forward uses but the model does not register
+    (modules kept in a plain Python list) are counted in ``graph.info.unregistered_params``.
 
     Parameters
     ----------
@@ -70,6 +76,11 @@ def trace(
     mode
         ``"eval"`` (default: no dropout, BatchNorm running statistics untouched) or ``"same"``
         (keep the model's train/eval flags). The flags are restored afterwards either way.
+    grad
+        Run the forward with autograd on (``True``) or off (``False``: less memory). By
+        default it runs under ``torch.no_grad()`` and, when that fails because the forward
+        calls ``torch.autograd`` itself (meta-learning inner loops, physics-informed nets),
+        once more with gradients on; ``graph.info.notes`` says so.
 
     Returns
     -------
@@ -109,28 +120,59 @@ def trace(
             raise
         return registration_graph(model, device=str(target), error=f"forward not run: {exc}")
 
-    recorder = Recorder(model, stats=stats and target.type != "meta", samples=neuron_samples)
     flags = [(m, m.training) for m in model.modules()]
+    options = {"stats": stats and target.type != "meta", "samples": neuron_samples}
     try:
         if mode == "eval":
             model.eval()
-        with torch.no_grad(), recorder:
-            recorder.add_inputs(args, kwargs)
-            output = model(*args, **kwargs)
-            recorder.add_outputs(output)
-    except Exception as exc:
-        message = recorder.describe_failure(exc)
-        if strict:
-            raise TraceError(message) from exc
-        if recorder.graph.number_of_nodes() == sum(
-            1 for _, a in recorder.graph.nodes(data=True) if a["kind"] == "input"
-        ):
-            return registration_graph(model, device=str(target), error=message)
-        return recorder.build(device=str(target), partial=True, error=message)
+        recorder, exc = _record(model, args, kwargs, grad=bool(grad), **options)
+        if exc is not None and grad is None and _needs_autograd(exc):
+            recorder, exc = _record(model, args, kwargs, grad=True, **options)
+            recorder.notes.append(
+                "traced with gradients enabled: the forward calls torch.autograd, which fails "
+                "under torch.no_grad()"
+            )
     finally:
         for module, training in flags:
             module.training = training
-    return recorder.build(device=str(target))
+    if exc is None:
+        return recorder.build(device=str(target))
+    message = recorder.describe_failure(exc)
+    if strict:
+        raise TraceError(message) from exc
+    if recorder.graph.number_of_nodes() == sum(
+        1 for _, a in recorder.graph.nodes(data=True) if a["kind"] == "input"
+    ):
+        return registration_graph(model, device=str(target), error=message)
+    return recorder.build(device=str(target), partial=True, error=message)
+
+
+# What autograd says when a forward that differentiates runs under torch.no_grad()
+_NO_GRAD_ERRORS = ("does not require grad", "does not have a grad_fn", "differentiated Tensors")
+
+
+def _needs_autograd(exc: Exception) -> bool:
+    return isinstance(exc, RuntimeError) and any(text in str(exc) for text in _NO_GRAD_ERRORS)
+
+
+def _record(
+    model: nn.Module,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    grad: bool,
+    stats: bool,
+    samples: int,
+) -> tuple[Recorder, Exception | None]:
+    """One recorded forward pass; the exception it raised, if any, is returned, not raised."""
+    recorder = Recorder(model, stats=stats, samples=samples)
+    try:
+        with torch.set_grad_enabled(grad), recorder:
+            recorder.add_inputs(args, kwargs)
+            recorder.add_outputs(recorder(*args, **kwargs))
+    except Exception as exc:
+        return recorder, exc
+    return recorder, None
 
 
 class _CallableModule(types.ModuleType):

@@ -1,7 +1,8 @@
-"""Turning what the user passed (tensor, tuple, dict, a shape, or nothing) into forward arguments."""
+"""Turning what the user passed (tensor, tuple, dict, shape or nothing) into forward arguments."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -91,15 +92,32 @@ def random_inputs(
     return tuple(made)
 
 
+def _rebuild(value: list | tuple, items: list[Any]) -> list | tuple:
+    """A list or tuple like ``value`` holding ``items``: namedtuples take fields positionally."""
+    if isinstance(value, tuple) and hasattr(type(value), "_fields"):
+        return type(value)(*items)
+    try:
+        return type(value)(items)
+    except TypeError:  # a subclass with its own constructor: keep the plain container
+        return tuple(items) if isinstance(value, tuple) else list(items)
+
+
 def _move(value: Any, device: torch.device, dtype: torch.dtype | None) -> Any:
     if isinstance(value, torch.Tensor):
         if dtype is not None and value.is_floating_point():
             value = value.to(dtype)
         return value.to(device)
     if isinstance(value, (list, tuple)):
-        return type(value)(_move(v, device, dtype) for v in value)
+        return _rebuild(value, [_move(v, device, dtype) for v in value])
     if isinstance(value, Mapping):
         return {k: _move(v, device, dtype) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: _move(getattr(value, f.name), device, dtype)
+            for f in dataclasses.fields(value)
+            if f.init
+        }
+        return dataclasses.replace(value, **changes)
     return value
 
 
@@ -113,8 +131,9 @@ def prepare_inputs(
     """``(args, kwargs)`` for ``model(*args, **kwargs)``, on ``device``.
 
     A tensor is one positional argument, a tuple or list several, a dict keyword arguments
-    (Hugging Face style). With neither ``inputs`` nor ``input_shape`` the shape is guessed from
-    the first layer (see :func:`infer_input_shape`).
+    (Hugging Face style); a namedtuple or dataclass is one argument, as the forward reads it.
+    With neither ``inputs`` nor ``input_shape`` the shape is guessed from the first layer
+    (see :func:`infer_input_shape`).
     """
     if inputs is None:
         integer_ids = None
@@ -125,6 +144,6 @@ def prepare_inputs(
         ), {}
     if isinstance(inputs, Mapping):
         return (), dict(_move(dict(inputs), device, dtype))
-    if isinstance(inputs, (tuple, list)):
+    if isinstance(inputs, (tuple, list)) and not hasattr(type(inputs), "_fields"):
         return tuple(_move(list(inputs), device, dtype)), {}
     return (_move(inputs, device, dtype),), {}

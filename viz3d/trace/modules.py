@@ -9,12 +9,27 @@ import torch
 from torch import nn
 
 
+def is_scripted(module: nn.Module) -> bool:
+    """TorchScript modules (``torch.jit.script``/``trace``) run compiled code that no hook sees."""
+    return isinstance(module, torch.jit.ScriptModule)
+
+
+def type_name(module: nn.Module) -> str:
+    """The class name users wrote: a scripted ``Sequential`` is ``Sequential``, not its wrapper."""
+    if is_scripted(module):
+        return getattr(module, "original_name", None) or type(module).__name__
+    return type(module).__name__
+
+
 def is_leaf(module: nn.Module, root: nn.Module | None = None) -> bool:
     """Leaf modules become single nodes; the ops inside them are not recorded separately.
 
     A module without children is a leaf, except a user-written root model (a model with no
-    submodules is all ops, and those ops are what the user wants to see).
+    submodules is all ops, and those ops are what the user wants to see). A TorchScript module
+    is always a leaf: its inside is compiled.
     """
+    if is_scripted(module):
+        return True
     if next(module.children(), None) is not None:
         return False
     return module is not root or type(module).__module__.startswith("torch.nn")
@@ -47,7 +62,7 @@ def module_table(model: nn.Module) -> dict[str, dict[str, Any]]:
         if key not in signatures:
             own = [(n, tuple(p.shape)) for n, p in module._parameters.items() if p is not None]
             children = [(n, signature(c)) for n, c in module.named_children()]
-            text = repr((type(module).__name__, own, children))
+            text = repr((type_name(module), own, children))
             signatures[key] = hashlib.sha1(text.encode()).hexdigest()[:16]
         return signatures[key]
 
@@ -58,7 +73,7 @@ def module_table(model: nn.Module) -> dict[str, dict[str, Any]]:
         params, trainable = unique_param_count(module)
         own = sum(p.numel() for p in module._parameters.values() if p is not None)
         table[name] = {
-            "type": type(module).__name__,
+            "type": type_name(module),
             "params": params,
             "own_params": own,
             "trainable": trainable,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+
 # Dunder methods whose plain name would read oddly in a layer list.
 _DUNDER_NAMES = {
     "__add__": "add",
@@ -339,6 +341,8 @@ _CATEGORY_OF = {name: cat for cat, names in _CATEGORIES.items() for name in name
 
 def op_name(func: Any) -> str:
     """A short, readable name for a function seen by ``__torch_function__``."""
+    if func is torch.autograd.grad:  # not the skipped ``tensor.grad`` property
+        return "autograd.grad"
     name = getattr(func, "__name__", None) or type(func).__name__
     if name == "__get__":  # a tensor property such as ``x.T`` or ``x.shape``
         return getattr(getattr(func, "__self__", None), "__name__", "get")

@@ -9,6 +9,7 @@ Everything is removed in ``__exit__``, whatever the forward did.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import weakref
 from collections.abc import Mapping
@@ -22,13 +23,21 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 from viz3d.graph import GraphInfo, LayerGraph, call_key
-from viz3d.trace.modules import is_leaf, module_table, unique_param_count
+from viz3d.trace.modules import is_leaf, is_scripted, module_table, unique_param_count
+from viz3d.trace.modules import type_name as class_name
 from viz3d.trace.ops import SKIPPED, is_inplace, op_category, op_name
 from viz3d.trace.stats import activation_stats
 
 
+def _fields(value: Any) -> dict[str, Any] | None:
+    """The fields of a dataclass instance (inputs and outputs people write as dataclasses)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    return None
+
+
 def tensors_in(value: Any, depth: int = 0) -> list[torch.Tensor]:
-    """Tensors inside nested tuples, lists and dicts (Hugging Face outputs are dicts)."""
+    """Tensors inside nested tuples, lists, dicts (Hugging Face outputs) and dataclasses."""
     if isinstance(value, torch.Tensor):
         return [value]
     if depth > 4:
@@ -37,6 +46,9 @@ def tensors_in(value: Any, depth: int = 0) -> list[torch.Tensor]:
         return [t for v in value for t in tensors_in(v, depth + 1)]
     if isinstance(value, Mapping):
         return [t for v in value.values() for t in tensors_in(v, depth + 1)]
+    fields = _fields(value)
+    if fields is not None:
+        return [t for v in fields.values() for t in tensors_in(v, depth + 1)]
     return []
 
 
@@ -46,14 +58,18 @@ def named_tensors(value: Any, prefix: str, depth: int = 0) -> list[tuple[str, to
         return [(prefix, value)]
     if depth > 4:
         return []
+    if isinstance(value, tuple) and hasattr(type(value), "_fields"):  # a namedtuple
+        items = zip(type(value)._fields, value)
+        return [p for k, v in items for p in named_tensors(v, f"{prefix}.{k}", depth + 1)]
     if isinstance(value, (list, tuple)):
         if len(value) == 1:
             return named_tensors(value[0], prefix, depth + 1)
         return [
             p for i, v in enumerate(value) for p in named_tensors(v, f"{prefix}[{i}]", depth + 1)
         ]
-    if isinstance(value, Mapping):
-        return [p for k, v in value.items() for p in named_tensors(v, f"{prefix}.{k}", depth + 1)]
+    if isinstance(value, Mapping) or _fields(value) is not None:
+        items = value.items() if isinstance(value, Mapping) else _fields(value).items()
+        return [p for k, v in items for p in named_tensors(v, f"{prefix}.{k}", depth + 1)]
     return []
 
 
@@ -62,7 +78,11 @@ def _shapes(tensors: list[torch.Tensor]) -> list[list[int]]:
 
 
 class _FlopMode(TorchDispatchMode):
-    """Adds the FLOPs of every aten op that has a formula to the recorder's running total."""
+    """Adds the FLOPs of every aten op that has a formula to the recorder's running total.
+
+    It sees every op, inside leaves and TorchScript code too, so it also notes parameters the
+    model does not own (modules kept in a plain Python list).
+    """
 
     def __init__(self, recorder: Recorder) -> None:
         super().__init__()
@@ -70,6 +90,10 @@ class _FlopMode(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        registered = self.recorder.registered
+        for arg in args:
+            if isinstance(arg, nn.Parameter) and id(arg) not in registered:
+                self.recorder.unregistered[id(arg)] = arg.numel()
         out = func(*args, **kwargs)
         formula = flop_registry.get(func._overloadpacket)
         if formula is not None:
@@ -110,6 +134,36 @@ class _OpMode(TorchFunctionMode):
         return out
 
 
+class _ScriptedCall(nn.Module):
+    """Stands in for a TorchScript module while recording, so hooks can see its calls.
+
+    A ``ScriptModule`` refuses Python hooks; this plain module calls it and is hooked instead.
+    The scripted module is kept outside ``_modules`` so the stand-in has no children.
+    """
+
+    def __init__(self, scripted: nn.Module) -> None:
+        super().__init__()
+        self.__dict__["scripted"] = scripted
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.__dict__["scripted"](*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.__dict__["scripted"], name)
+
+
+def _scripted_roots(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The outermost TorchScript modules of ``model`` (with their names), ``model`` included."""
+    found: list[tuple[str, nn.Module]] = []
+    for name, module in model.named_modules():
+        if is_scripted(module) and not any(name.startswith(f"{n}.") or not n for n, _ in found):
+            found.append((name, module))
+    return found
+
+
 class Recorder:
     """Context manager that records one forward pass of ``model`` into a :class:`LayerGraph`.
 
@@ -126,6 +180,13 @@ class Recorder:
             id(m): n for n, m in reversed(list(model.named_modules(remove_duplicate=False)))
         }
         self._leaf = {id(m): is_leaf(m, model) for m in model.modules()}
+        self.registered = {id(p) for p in model.parameters()}
+        self.unregistered: dict[int, int] = {}
+        self.notes: list[str] = []
+        self._scripted = _scripted_roots(model)
+        self._inside_scripted = {id(m) for _, top in self._scripted for m in top.modules()}
+        self._swapped: list[tuple[nn.Module, str, nn.Module]] = []
+        self._entry: nn.Module = model
         self.graph = nx.DiGraph()
         self.calls: dict[str, dict[str, Any]] = {}
         self.flops = 0
@@ -142,7 +203,8 @@ class Recorder:
     # ------------------------------------------------------------- context manager
     def __enter__(self) -> Self:
         try:
-            for module in self.model.modules():
+            self._stand_in_for_scripted()
+            for module in self._hookable():
                 self._handles.append(
                     module.register_forward_pre_hook(self._pre_hook, with_kwargs=True)
                 )
@@ -165,6 +227,42 @@ class Recorder:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+        while self._swapped:
+            parent, attr, scripted = self._swapped.pop()
+            parent._modules[attr] = scripted
+        self._entry = self.model
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the model's forward (through its stand-in when the model itself is scripted)."""
+        return self._entry(*args, **kwargs)
+
+    def _stand_in_for_scripted(self) -> None:
+        """Put a hookable :class:`_ScriptedCall` where each outermost ScriptModule sits.
+
+        The user's model gets its own modules back in ``__exit__``, whatever the forward did.
+        """
+        for name, scripted in self._scripted:
+            stand_in = _ScriptedCall(scripted)
+            self._name_of[id(stand_in)] = name
+            self._leaf[id(stand_in)] = True
+            if not name:
+                self._entry = stand_in
+            else:
+                parent_name, _, attr = name.rpartition(".")
+                parent = self.model.get_submodule(parent_name)
+                self._swapped.append((parent, attr, scripted))
+                parent._modules[attr] = stand_in
+            self.notes.append(
+                f"'{name or self.modules[name]['type']}' is a TorchScript module: drawn as one "
+                "node, since its compiled inside cannot be hooked (shapes, parameters and FLOPs "
+                "are recorded)"
+            )
+
+    def _hookable(self) -> list[nn.Module]:
+        modules = [m for m in self.model.modules() if id(m) not in self._inside_scripted]
+        if self._entry is not self.model:
+            modules.append(self._entry)
+        return modules
 
     # ------------------------------------------------------------- tensors <-> nodes
     def _new_node(self, **attrs: Any) -> str:
@@ -276,7 +374,7 @@ class Recorder:
         exc = sys.exc_info()[1]
         failed = output is None and exc is not None
         name = self._name_of[id(module)]
-        type_name = type(module).__name__
+        type_name = self.modules[name]["type"]
         if failed and (self.failure is None or self.failure["exception"] is not exc):
             self.failure = {
                 "exception": exc,
@@ -306,6 +404,8 @@ class Recorder:
             stats=call["stats"],
             failed=failed,
         )
+        if isinstance(module, _ScriptedCall):
+            self.graph.nodes[node]["scripted"] = True
         self._link(sources, node)
         self._register(outputs, node)
 
@@ -356,9 +456,8 @@ class Recorder:
         failure = self.failure
         if failure is not None and failure["exception"] is exc:
             where = failure["module"] or "<root>"
-            parts.append(
-                f"module '{where}' ({failure['type']}) with input shapes {_shape_list(failure['in_shapes'])}"
-            )
+            shapes = _shape_list(failure["in_shapes"])
+            parts.append(f"module '{where}' ({failure['type']}) with input shapes {shapes}")
         location = " inside ".join(parts) if parts else type(self.model).__name__
         return f"forward failed in {location}: {type(exc).__name__}: {exc}"
 
@@ -366,7 +465,7 @@ class Recorder:
         """The recorded graph with the model's totals."""
         total, trainable = unique_param_count(self.model)
         info = GraphInfo(
-            model_name=type(self.model).__name__,
+            model_name=class_name(self.model),
             total_params=total,
             trainable_params=trainable,
             total_flops=int(self.flops),
@@ -375,6 +474,8 @@ class Recorder:
             error=error,
             modules=self.modules,
             calls=self.calls,
+            unregistered_params=sum(self.unregistered.values()),
+            notes=list(self.notes),
         )
         return LayerGraph(self.graph, info)
 
@@ -390,9 +491,10 @@ def registration_graph(model: nn.Module, *, device: str, error: str) -> LayerGra
     marked ``inferred`` because no tensor was seen flowing along them.
     """
     recorder = Recorder(model, stats=False)
+    compiled_inside = recorder._inside_scripted - {id(m) for _, m in recorder._scripted}
     previous = None
     for name, module in model.named_modules():
-        if not is_leaf(module, model):
+        if not is_leaf(module, model) or id(module) in compiled_inside:
             continue
         parts = name.split(".") if name else []
         scope = [call_key(".".join(parts[:i]), 0) for i in range(len(parts))]
@@ -402,8 +504,8 @@ def registration_graph(model: nn.Module, *, device: str, error: str) -> LayerGra
             )
         node = recorder._new_node(
             kind="module",
-            name=name or type(module).__name__,
-            type=type(module).__name__,
+            name=name or class_name(module),
+            type=class_name(module),
             module=name,
             scope=scope,
             params=recorder.modules[name]["params"],

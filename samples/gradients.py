@@ -18,6 +18,8 @@ from torch import nn
 
 import viz3d
 from viz3d.zoo import digits
+from viz3d.zoo.data import TRAIN_DIGITS, fit_digits
+from viz3d.zoo.vision import digits_gap_cnn
 
 
 def sigmoid_mlp(depth: int = 20, width: int = 16, residual: bool = False) -> nn.Module:
@@ -39,26 +41,10 @@ def sigmoid_mlp(depth: int = 20, width: int = 16, residual: bool = False) -> nn.
 
 def train_digits_cnn() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
     images, labels = digits(images=True)
-    model = nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(16, 32, 3, padding=1),
-        nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(32, 10),
-    )
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(60):
-        for start in range(0, 1500, 250):
-            optimizer.zero_grad()
-            nn.functional.cross_entropy(
-                model(images[start : start + 250]), labels[start : start + 250]
-            ).backward()
-            optimizer.step()
-    accuracy = (model(images[1500:]).argmax(1) == labels[1500:]).float().mean().item()
+    model = digits_gap_cnn()
+    accuracy = fit_digits(model, epochs=60, batch=250, lr=1e-2)
     print(f"digits CNN test accuracy: {accuracy:.3f}")
-    return model, images[1500:], labels[1500:]
+    return model, images[TRAIN_DIGITS:], labels[TRAIN_DIGITS:]
 
 
 def main() -> None:

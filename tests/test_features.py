@@ -13,6 +13,8 @@ import viz3d
 from viz3d.errors import InputError
 from viz3d.features import nmf
 from viz3d.zoo import digits
+from viz3d.zoo.data import fit_digits
+from viz3d.zoo.vision import digits_gap_cnn
 
 SIZE = (200, 200)
 
@@ -31,26 +33,9 @@ def digits_cnn():
     """A small CNN trained for a couple of seconds on scikit-learn's bundled 8x8 digits."""
     torch.manual_seed(0)
     images, labels = digits(images=True)
-    model = nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(16, 32, 3, padding=1),
-        nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(32, 10),
-    )
-    optimizer = torch.optim.Adam(model.parameters(), lr=2e-2)
-    for _ in range(12):
-        for start in range(0, 1500, 100):
-            optimizer.zero_grad()
-            batch = slice(start, start + 100)
-            nn.functional.cross_entropy(model(images[batch]), labels[batch]).backward()
-            optimizer.step()
-    model.eval()
-    with torch.no_grad():
-        accuracy = (model(images[1500:]).argmax(1) == labels[1500:]).float().mean().item()
-    assert accuracy > 0.7  # trained, not random: the checks below mean something
+    model = digits_gap_cnn()
+    # trained, not random: the checks below mean something
+    assert fit_digits(model, epochs=12, batch=100, lr=2e-2) > 0.7
     return model, images, labels
 
 

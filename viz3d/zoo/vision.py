@@ -33,6 +33,20 @@ def digits_cnn(classes: int = 10) -> nn.Sequential:
     )
 
 
+def digits_gap_cnn(classes: int = 10) -> nn.Sequential:
+    """Two 3x3 convs that keep the 8x8 resolution, global average pooling and a linear head
+    (6,266 parameters): full-resolution feature maps for Grad-CAM and feature views."""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(32, classes),
+    )
+
+
 class SmallCNN(nn.Module):
     """Two conv blocks and a classifier, for 1x28x28 (or any) images."""
 

@@ -151,3 +151,30 @@ def write_json(path: str | os.PathLike, data: Any, **dumps_kwargs: Any) -> Path:
     """
     text = json.dumps(finite_json(data), allow_nan=False, **dumps_kwargs)
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), suffix=".json")
+
+
+def check_format(data: Any, name: str, version: int, what: str) -> None:
+    """Raise :class:`viz3d.GraphError` unless ``data`` is a saved ``what`` this viz3d can read.
+
+    Saved viz3d data carries ``"format": name`` and ``"version"``; a newer version than
+    ``version`` is refused rather than misread.
+
+    Examples
+    --------
+    >>> from viz3d.files import check_format
+    >>> check_format({"format": "viz3d.Layout", "version": 1}, "viz3d.Layout", 1, "Layout")
+    >>> check_format({"format": "x"}, "viz3d.Layout", 1, "Layout")
+    Traceback (most recent call last):
+    ...
+    viz3d.errors.GraphError: not a viz3d Layout (format='x')
+    """
+    from viz3d.errors import GraphError
+
+    found = data.get("format") if isinstance(data, dict) else type(data).__name__
+    if found != name:
+        raise GraphError(f"not a viz3d {what} (format={found!r})")
+    if data.get("version", 0) > version:
+        raise GraphError(
+            f"{what} version {data['version']} is newer than this viz3d reads ({version}); "
+            "upgrade viz3d"
+        )

@@ -23,7 +23,7 @@ from typing import Any
 
 from viz3d.compare.weights import TensorDiff, finite_or_none
 from viz3d.errors import GraphError
-from viz3d.files import atomic_write
+from viz3d.files import atomic_write, check_format
 from viz3d.graph import LayerGraph
 
 FORMAT = "viz3d.ModelDiff"
@@ -343,13 +343,7 @@ class ModelDiff:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelDiff:
         """Rebuild a diff written by :meth:`to_dict`."""
-        if data.get("format") != FORMAT:
-            raise GraphError(f"not a viz3d ModelDiff (format={data.get('format')!r})")
-        if data.get("version", 0) > FORMAT_VERSION:
-            raise GraphError(
-                f"ModelDiff version {data['version']} is newer than this viz3d reads "
-                f"({FORMAT_VERSION}); upgrade viz3d"
-            )
+        check_format(data, FORMAT, FORMAT_VERSION, "ModelDiff")
         graphs = {
             k: None if data.get(k) is None else LayerGraph.from_dict(data[k])
             for k in ("graph_a", "graph_b")

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 
 from viz3d.errors import GraphError
-from viz3d.files import atomic_write
+from viz3d.files import atomic_write, check_format
 from viz3d.graph import LayerGraph
 from viz3d.layout import profile, wrap
 from viz3d.layout.geometry import Scale, glyph_size, scale_legend, scaled_side, shape_kind
@@ -179,12 +179,7 @@ class Layout:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Layout:
         """Rebuild a layout written by :meth:`to_dict`."""
-        if data.get("format") != FORMAT:
-            raise GraphError(f"not a viz3d Layout (format={data.get('format')!r})")
-        if data.get("version", 0) > FORMAT_VERSION:
-            raise GraphError(
-                f"Layout version {data['version']} is newer than this viz3d; upgrade viz3d"
-            )
+        check_format(data, FORMAT, FORMAT_VERSION, "Layout")
         return cls(
             node_ids=list(data["node_ids"]),
             nodes=list(data["nodes"]),

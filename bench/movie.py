@@ -6,7 +6,7 @@ times, in the same run and on the same scene:
 
 * ``plain``: ``scene.plotter()`` + ``open_movie`` + ``camera.Azimuth`` + ``write_frame`` (PyVista's
   own movie loop);
-* ``orbit``: :func:`viz3d.render.movie.orbit_movie` in this process;
+* ``orbit``: :func:`viz3d.render.pyvista.movie.orbit_movie` in this process;
 * ``orbit x2``: the same with ``workers=2`` (two render processes, one encoder).
 
 All three encode with the same settings, viz3d's (libx264, ``H264_PARAMS``: preset veryfast,
@@ -43,7 +43,7 @@ def _scene(name: str):
 
 
 def _plain(scene, path: Path, frames: int, size: tuple[int, int]) -> None:
-    from viz3d.render.movie import H264_PARAMS
+    from viz3d.render.pyvista.movie import H264_PARAMS
 
     pl = scene.plotter(off_screen=True, window_size=size)
     # viz3d's encoder settings (imageio's defaults would be libx264 at preset medium)
@@ -64,7 +64,7 @@ def _plain(scene, path: Path, frames: int, size: tuple[int, int]) -> None:
 
 
 def _orbit(scene, path: Path, frames: int, size: tuple[int, int], workers: int) -> None:
-    from viz3d.render.movie import orbit_movie
+    from viz3d.render.pyvista.movie import orbit_movie
 
     orbit_movie(
         scene, path, seconds=frames / 30, fps=30, window_size=size, progress=False, workers=workers

@@ -6,12 +6,14 @@ and their real depth (random weights, nothing is downloaded); the rest come from
 
 Run from the repository root::
 
-    python samples/gallery.py            # all of them
-    python samples/gallery.py t5 unet    # some of them
+    python samples/gallery.py                   # all of them
+    python samples/gallery.py t5 unet           # some of them
+    python samples/gallery.py --out /tmp/g t5   # somewhere else
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections.abc import Callable
@@ -267,27 +269,45 @@ def _clip() -> nn.Module:
 
     text = {"num_hidden_layers": 4, "hidden_size": 64, "intermediate_size": 128}
     text.update(num_attention_heads=4, vocab_size=1000, max_position_embeddings=32)
+    text.update(bos_token_id=0, eos_token_id=2, pad_token_id=1)  # inside the small vocabulary
     vision = {"num_hidden_layers": 4, "hidden_size": 64, "intermediate_size": 128}
     vision.update(num_attention_heads=4, image_size=32, patch_size=8)
     config = transformers.CLIPConfig(text_config=text, vision_config=vision, projection_dim=32)
     return transformers.CLIPModel(config).eval()
 
 
-def render(name: str) -> Path:
-    """Trace and render one gallery entry at the defaults; return the PNG's path."""
+def render(name: str, out: Path = OUT) -> Path:
+    """Trace and render one gallery entry at the defaults into ``out``; return the PNG's path."""
     entry = GALLERY[name]
     torch.manual_seed(0)
     model, inputs = entry.build(), entry.inputs()
     graph = viz3d.trace(model, inputs)
     scene = viz3d.enhanced_3d_visualization(graph, show=False, title=entry.title)
-    path = OUT / f"{name}.png"
+    path = out / f"{name}.png"
     scene.screenshot(path, window_size=SIZE)
     return path
 
 
-if __name__ == "__main__":
-    OUT.mkdir(parents=True, exist_ok=True)
-    for name in sys.argv[1:] or GALLERY:
+def main(argv: list[str]) -> None:
+    """Render the named entries (default: all) into ``--out DIR`` (default: :data:`OUT`)."""
+    parser = argparse.ArgumentParser(description="Render the gallery of real architectures.")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"entries to render (default: all): {', '.join(GALLERY)}",
+    )
+    parser.add_argument("--out", type=Path, default=OUT, help=f"folder (default: {OUT})")
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.names if name not in GALLERY]
+    if unknown:
+        parser.error(f"no gallery entry {', '.join(unknown)}; choose from {', '.join(GALLERY)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in args.names or GALLERY:
         start = time.perf_counter()
-        path = render(name)
+        path = render(name, args.out)
         print(f"wrote {path} ({time.perf_counter() - start:.1f} s)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

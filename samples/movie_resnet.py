@@ -13,7 +13,7 @@ import torch
 
 import viz3d
 from viz3d.api import enhanced_3d_visualization
-from viz3d.render.movie import flythrough_movie, forward_pass_movie, orbit_movie
+from viz3d.render.pyvista.movie import flythrough_movie, forward_pass_movie, orbit_movie
 from viz3d.zoo import SAMPLES, build_sample
 
 OUT = Path(__file__).resolve().parent / "videos"

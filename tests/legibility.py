@@ -2,11 +2,21 @@
 
 * :func:`content_fill` - the share of 32x32-pixel cells of a frame, inside the margins that the
   title, the legend and the colour bars use, that hold part of the model.
+* :func:`gallery` - samples/gallery.py as a module, and :func:`gallery_graph` - the graph the
+  gallery draws for one of its entries (traced once per test session).
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
 import numpy as np
+
+_GALLERY = Path(__file__).resolve().parents[1] / "samples" / "gallery.py"
 
 #: Cell side in pixels.
 CELL = 32
@@ -48,3 +58,26 @@ def content_fill(image: np.ndarray, background: str | tuple[int, int, int], tol:
     busy = diff[y0:y1, x0:x1] > tol
     cells = busy.reshape((y1 - y0) // CELL, CELL, (x1 - x0) // CELL, CELL).any(axis=(1, 3))
     return float(cells.mean())
+
+
+@functools.cache
+def gallery() -> ModuleType:
+    """samples/gallery.py, loaded as a module (it is a script, not a package)."""
+    spec = importlib.util.spec_from_file_location("viz3d_gallery", _GALLERY)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@functools.cache
+def gallery_graph(name: str):
+    """The graph the gallery draws for entry ``name`` (traced, folded, collapsed as by default)."""
+    import torch
+
+    import viz3d
+    from viz3d.api import choose_view
+
+    entry = gallery().GALLERY[name]
+    torch.manual_seed(0)
+    return choose_view(viz3d.trace(entry.build(), entry.inputs()))

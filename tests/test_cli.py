@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -460,6 +461,14 @@ def test_llm_view_runs_on_token_ids(tmp_path, capsys):
     assert _colours(png) > 20
 
 
+def test_llm_builds_hf_architectures_from_config_overrides(capsys):
+    argv = ["llm", "summary", "hf:GPT2LMHeadModel", "--config", "n_layer=3,n_embd=32,n_head=2"]
+    assert main(argv) == 0
+    summary = capsys.readouterr().out
+    assert re.search(r"^layers +3$", summary, re.M)
+    assert re.search(r"^hidden size +32$", summary, re.M)
+
+
 # ----------------------------------------------------------------- as a user runs it
 def _headless_env() -> dict[str, str]:
     """The environment of a user on a machine without a display (nothing forced)."""
@@ -484,7 +493,7 @@ def test_headless_render_prints_only_the_file_names(tmp_path):
 
 
 def test_headless_window_is_chosen_only_without_a_display(monkeypatch):
-    from viz3d.render import offscreen
+    from viz3d.render.pyvista import offscreen
 
     monkeypatch.setattr(offscreen, "_chosen", {})
     monkeypatch.setattr(offscreen.ctypes.util, "find_library", lambda name: name == "EGL" or None)

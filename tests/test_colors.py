@@ -9,9 +9,10 @@ import torch
 pv = pytest.importorskip("pyvista")
 
 import viz3d
-from viz3d.layout import compute_layout
+from viz3d.layout import Layout, compute_layout
 from viz3d.render import build_scene
-from viz3d.render.colors import NAN_COLOR, color_range, node_colors
+from viz3d.render import colors as colormod
+from viz3d.render.colors import NAN_COLOR, ValueColoring, color_range, color_spread, node_colors
 from viz3d.render.gradients import _colourise
 
 SIZE = (640, 360)
@@ -81,28 +82,54 @@ def test_colour_range_ignores_non_finite_values(walled):
     finite = values[np.isfinite(values)]
     values[np.flatnonzero(np.isfinite(values))[:2]] = [np.inf, -np.inf]
     clim, clipped = color_range(values)
-    assert not clipped
+    assert not clipped  # fewer than 26 values: the percentiles are the extremes
     assert clim == (float(finite[2:].min()), float(finite[2:].max()))
 
 
-def test_one_outlier_is_clipped_and_the_colour_bar_says_so(walled):
+def test_one_outlier_does_not_squeeze_the_other_layers_and_the_bar_says_how(walled):
     layout, wall = walled
-    base = layout.values.copy()
     plain = node_colors(layout)
     assert plain.title == "activation RMS"
-    assert plain.clim == (float(np.nanmin(base)), float(np.nanmax(base)))
+    layout.values[wall] = 1000 * np.nanmax(layout.values)
+    skewed = node_colors(layout)
+    # a log scale (or clipping, with more layers) keeps the others spread; the title says which
+    assert skewed.title.startswith("log10 ") or skewed.title.endswith("(2-98th pct)")
+    others = skewed.values.copy()
+    others[wall] = np.nan
+    rest = colormod.NodeColors("x", "x", others, "viridis", skewed.clim)
+    assert color_spread(rest) >= 0.2
 
-    layout.values[wall] = 1000 * np.nanmax(base)
-    clipped = node_colors(layout)
-    assert clipped.title == "activation RMS (outliers clipped)"
-    assert clipped.clim == plain.clim
+
+def test_robust_range_runs_between_the_2nd_and_98th_percentiles():
+    values = np.linspace(0.0, 1.0, 101)
+    assert color_range(values) == ((0.02, 0.98), True)
+    few = np.array([0.3, 0.1, 0.9, 0.5, 0.7])  # few, evenly spread: nothing is cut
+    assert color_range(few) == ((0.1, 0.9), False)
+    assert color_range(np.r_[values, 50.0])[0][1] < 1.0
 
 
-def test_outlier_rule_keeps_the_full_range_of_spread_values():
-    values = np.linspace(0.0, 1.0, 50) ** 3  # skewed, but no outlier
-    assert color_range(values) == ((0.0, 1.0), False)
-    assert color_range(np.r_[values, 50.0]) == ((0.0, 1.0), True)
-    assert color_range(np.r_[-50.0, values]) == ((0.0, 1.0), True)
+def test_values_spanning_more_than_100x_are_coloured_on_a_log_scale():
+    layout = Layout.empty()
+    spread = 10.0 ** np.linspace(-4, 0, 30)  # 10^4 x: linear would crowd all but a few at 0
+    coloring = colormod._scalar("activation", "activation RMS", spread, "viridis")
+    assert coloring.title.startswith("log10 ")
+    assert np.allclose(coloring.values, np.log10(spread))
+    assert color_spread(coloring) >= 0.7
+    linear = colormod._scalar("activation", "activation RMS", np.linspace(1, 3, 30), "viridis")
+    assert not linear.title.startswith("log10")
+    assert color_spread(coloring) > 0.4 and len(layout) == 0
+
+
+def test_value_coloring_gives_inputs_and_outputs_no_data_not_the_model_total():
+    coloring = ValueColoring("grad norm", {"fc1": 3.0, "fc2": 4.0, "output": 2.0}, log=False)
+    assert np.isnan(coloring.value_of({"kind": "input", "name": "input", "module": ""}))
+    assert coloring.value_of({"kind": "output", "name": "output", "module": ""}) == 2.0
+    assert np.isnan(coloring.value_of({"kind": "op", "name": "add", "module": ""}))
+    # a collapsed module still sums what is inside it
+    assert coloring.value_of({"kind": "module", "name": "", "module": ""}) == pytest.approx(
+        np.sqrt(3.0**2 + 4.0**2 + 2.0**2)
+    )
+    assert coloring.value_of({"kind": "module", "name": "fc1", "module": "fc1"}) == 3.0
 
 
 def test_feature_map_colours_ignore_non_finite_pixels():

@@ -309,7 +309,7 @@ def test_a_swapped_block_is_one_added_and_one_removed(swapped_block_diff):
 
 def test_status_picture_shows_added_green_removed_ghost_and_changed_yellow(swapped_block_diff):
     from viz3d.render.compare import STATUS_COLORS
-    from viz3d.render.picking import format_node_info
+    from viz3d.render.pyvista.picking import format_node_info
 
     scene = swapped_block_diff.render(color_by="status")
     names = [a.name for a in scene.actors]
@@ -338,7 +338,7 @@ def test_weight_change_and_cka_colourings_differ_and_side_by_side_links_pairs(sw
     by_cka = diff.render(color_by="cka").screenshot(window_size=SIZE)
     assert np.abs(by_change.astype(int) - by_cka.astype(int)).mean() > 1
     both = diff.render(color_by="status", side_by_side=True)
-    links = {a.name: a.mesh.n_lines for a in both.actors if a.name.startswith("links")}
+    links = {a.name: len(a.mesh.cells("lines")) for a in both.actors if a.name.startswith("links")}
     assert links["links-changed"] == len(diff.changed) and links["links-same"] >= 8
     assert any(a.name == "a-layers" for a in both.actors)
     assert both.screenshot(window_size=SIZE).std() > 5

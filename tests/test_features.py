@@ -253,14 +253,16 @@ def test_feature_map_slice_reads_upright_in_3d(corner_model):
     assert quadrants[0] > 4 * quadrants[1:].max(), quadrants
 
 
-def test_textured_slices_export_to_the_vtkjs_page_not_the_untextured_viewer(corner_model, tmp_path):
+def test_textured_slices_export_to_the_viewer_with_their_pictures(corner_model, tmp_path):
+    from viz3d.render.web import scene_data
+
     model, image = corner_model
     scene = viz3d.feature_maps(model, image, "0").render(k=1, show=False)
     page = scene.export_html(tmp_path / "maps.html").read_text()
-    assert 'id="viz3d-data"' not in page  # the three.js viewer would drop the textures
-    assert "OfflineLocalView" in page
-    plain = viz3d.enhanced_3d_visualization(model, image, show=False)
-    assert 'id="viz3d-data"' in plain.export_html(tmp_path / "plain.html").read_text()
+    assert 'id="viz3d-data"' in page and "OfflineLocalView" not in page
+    slices = [m for m in scene_data(scene)["meshes"] if m["name"].startswith("slice-")]
+    assert slices and all(m["texture"].startswith("data:image/png;base64,") for m in slices)
+    assert all(m["texture"] in page for m in slices)
 
 
 def test_feature_map_figure_reads_upright(corner_model):

@@ -36,7 +36,11 @@ def test_functional_relu_between_modulelist_members_folds_as_one_segment():
 
 def test_the_classic_mlp_renders_through_the_main_entry_point():
     scene = enhanced_3d_visualization(zoo.ReluMLP(), torch.randn(2, 16), show=False)
-    assert scene.metadata["nodes"] == 3
+    # the fold shows member 0 (Linear, then the parent's relu) in a box standing for all 4
+    names = [node["name"] for node in scene.layout.nodes]
+    assert names == ["input", "layers.0", "relu", "output"]
+    (box,) = scene.layout.containers
+    assert (box["name"], box["repeat"], box["nodes"]) == ("layers.0..3", 4, [1, 2])
     assert any(info.get("repeat") == 4 for info in scene.node_info.values())
 
 

@@ -7,12 +7,9 @@ chromium or Playwright fails these tests instead of skipping them.
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import re
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -57,16 +54,10 @@ def _no_constant(name: str) -> None:
 
 
 def _json_documents(page: str) -> list[str]:
-    """The web viewer's scene data, or the vtk.js page's node table and scene (``index.json``
-    inside the base64 zip)."""
+    """The web viewer's scene data (every page is the viewer now)."""
     viewer = re.search(r'id="viz3d-data">(.*?)</script>', page, re.S)
-    if viewer:
-        return [viewer.group(1)]
-    table = re.search(r'id="viz3d-metadata">(.*?)</script>', page, re.S)
-    blob = re.search(r'base64Str: "([A-Za-z0-9+/=]+)"', page)
-    assert table and blob
-    archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(blob.group(1))))
-    return [table.group(1), archive.read("index.json").decode()]
+    assert viewer, "not the viz3d viewer page"
+    return [viewer.group(1)]
 
 
 def _open(browser, path: Path) -> tuple[list[str], np.ndarray]:
@@ -108,7 +99,8 @@ def test_gpt2_page_holds_only_strict_json(which, request):
 def test_gpt2_page_opens_in_chromium_without_errors(which, request, browser):
     errors, image = _open(browser, request.getfixturevalue(which))
     assert errors == []
-    # the page shows the scene's own background (vtk.js drew our renderer) and the model on it
-    assert np.abs(np.median(image.reshape(-1, 3), axis=0) - BACKGROUND_RGB).max() <= 6
+    # the page shows the scene's own background (its most common colour) and the model on it
+    colours, counts = np.unique(image.reshape(-1, 3), axis=0, return_counts=True)
+    assert np.abs(colours[counts.argmax()] - BACKGROUND_RGB).max() <= 6
     assert _drawn(image) > 0.03
     assert len(np.unique(image.reshape(-1, 3), axis=0)) > 100

@@ -26,8 +26,9 @@ pytest.importorskip("pytest_pyvista")
 
 import viz3d
 from viz3d.landscape.landscape import Landscape
-from viz3d.render.picking import enable_hover, pick_node
-from viz3d.render.pulse import Pulse
+from viz3d.render.pyvista.mesh import to_pyvista
+from viz3d.render.pyvista.picking import enable_hover, pick_node
+from viz3d.render.pyvista.pulse import Pulse
 from viz3d.zoo import SAMPLES, build_sample
 
 SIZE = (320, 180)
@@ -66,6 +67,16 @@ def test_readme_picture(verify, name):
     _check(verify, scene.plotter(off_screen=True, window_size=SIZE, interactive=False))
 
 
+@pytest.mark.parametrize("name", ["autoencoder", "clip"])
+def test_gallery_picture(verify, name):
+    from tests.legibility import gallery_graph
+    from viz3d.layout import compute_layout
+    from viz3d.render import build_scene
+
+    scene = build_scene(compute_layout(gallery_graph(name)))
+    _check(verify, scene.plotter(off_screen=True, window_size=SIZE, interactive=False))
+
+
 def test_readme_picture_resnet(verify, resnet):
     _check(verify, resnet.plotter(off_screen=True, window_size=SIZE, interactive=False))
 
@@ -82,7 +93,7 @@ def test_hover_panel_pinned_on_a_layer(verify, resnet):
     pl = resnet.plotter(off_screen=True, window_size=(480, 270), interactive=False)
     panel = enable_hover(pl, resnet.node_info)
     pl.render()
-    layers = next(a for a in resnet.actors if a.name == "layers").mesh
+    layers = to_pyvista(next(a for a in resnet.actors if a.name == "layers").mesh)
     node = int(np.unique(layers.cell_data["node_id"])[3])
     cells = layers.extract_cells(np.flatnonzero(layers.cell_data["node_id"] == node))
     pl.renderer.SetWorldPoint(*cells.center, 1.0)

@@ -11,8 +11,10 @@ from vtkmodules.vtkRenderingAnnotation import vtkCornerAnnotation
 
 import viz3d
 from viz3d.layout import compute_layout
-from viz3d.render import build_scene, picking
-from viz3d.render.picking import PANEL_NAME, contrast_ratio, format_node_info, pick_node
+from viz3d.render import build_scene
+from viz3d.render.pyvista import picking
+from viz3d.render.pyvista.mesh import to_pyvista
+from viz3d.render.pyvista.picking import PANEL_NAME, contrast_ratio, format_node_info, pick_node
 
 SIZE = (640, 360)  # narrow: the title and the colour bars' titles leave little room
 
@@ -36,7 +38,7 @@ def plotter(scene):
 
 def _box_centres(scene, pl) -> dict[int, tuple[int, int]]:
     """Display position of the centre of every layer box, by node id."""
-    layers = next(a for a in scene.actors if a.name == "layers").mesh
+    layers = to_pyvista(next(a for a in scene.actors if a.name == "layers").mesh)
     out = {}
     for node in np.unique(layers.cell_data["node_id"]):
         cells = layers.extract_cells(np.flatnonzero(layers.cell_data["node_id"] == node))

@@ -19,7 +19,8 @@ from viz3d.errors import RenderError
 from viz3d.files import atomic_write
 from viz3d.layout import compute_layout
 from viz3d.render import Scene, build_scene
-from viz3d.render.picking import format_node_info, pick_node
+from viz3d.render.pyvista.mesh import to_pyvista
+from viz3d.render.pyvista.picking import format_node_info, pick_node
 
 SIZE = (480, 270)
 
@@ -108,7 +109,7 @@ def test_residual_skip_arc_is_drawn_off_the_main_line(graph):
     scene = build_scene(compute_layout(graph))
     skips = next(a for a in scene.actors if a.name == "skips")
     layers = next(a for a in scene.actors if a.name == "layers")
-    assert skips.mesh.n_lines == 2
+    assert len(skips.mesh.cells("lines")) == 2
     assert skips.mesh.bounds[5] > layers.mesh.bounds[5]
 
 
@@ -117,7 +118,7 @@ def test_hover_picks_the_layer_under_the_mouse(graph):
     pl = scene.plotter(off_screen=True, window_size=SIZE)
     try:
         pl.render()
-        layers = next(a for a in scene.actors if a.name == "layers").mesh
+        layers = to_pyvista(next(a for a in scene.actors if a.name == "layers").mesh)
         node = int(layers.cell_data["node_id"][0])
         center = np.asarray(
             layers.extract_cells(np.flatnonzero(layers.cell_data["node_id"] == node)).center
@@ -168,7 +169,7 @@ def test_glow_adds_light_around_each_neuron_and_nowhere_else(graph):
 
 
 def test_shader_check_compiles_the_kind_of_actor_it_is_applied_to(tmp_path, monkeypatch):
-    from viz3d.render import shaders
+    from viz3d.render.pyvista import shaders
 
     # valid GLSL only where VTK passes per-vertex colours to the fragment shader
     (tmp_path / "tint.glsl").write_text(
@@ -191,13 +192,13 @@ def test_shader_check_compiles_the_kind_of_actor_it_is_applied_to(tmp_path, monk
 
 
 def test_rejected_shader_falls_back_with_a_note(tmp_path, monkeypatch, caplog):
-    from viz3d.render import shaders
+    from viz3d.render.pyvista import shaders
 
     (tmp_path / "broken.glsl").write_text("//@@ fragment //VTK::Light::Impl\n  this is not glsl;\n")
     monkeypatch.setenv("VIZ3D_SHADER_DIR", str(tmp_path))
     pl = pv.Plotter(off_screen=True, window_size=(32, 32))
     actor = pl.add_mesh(pv.Sphere())
-    with caplog.at_level("INFO", logger="viz3d.render.shaders"):
+    with caplog.at_level("INFO", logger="viz3d.render.pyvista.shaders"):
         assert shaders.apply_shader(actor, "broken") is False
     pl.close()
     assert "rejected" in caplog.text
@@ -363,7 +364,7 @@ def test_vtk_export_replaces_a_pyvista_written_pair(tmp_path):
 
 @pytest.mark.parametrize("stage", ["blocks", "vtm"])
 def test_interrupted_vtk_export_keeps_the_old_pair(tmp_path, monkeypatch, stage):
-    from viz3d.render import export
+    from viz3d.render.pyvista import export
 
     vtm = tmp_path / "results.vtm"
     _two_block_scene().export_vtk(vtm)
@@ -398,7 +399,7 @@ def test_interrupted_vtk_export_keeps_the_old_pair(tmp_path, monkeypatch, stage)
 
 
 def test_vtk_export_interrupted_after_the_swap_has_the_new_pair(tmp_path, monkeypatch):
-    from viz3d.render import export
+    from viz3d.render.pyvista import export
 
     vtm = tmp_path / "results.vtm"
     _two_block_scene().export_vtk(vtm)

@@ -8,6 +8,7 @@ import pytest
 from viz3d.errors import RenderError
 from viz3d.landscape.landscape import Landscape, Trajectory
 from viz3d.render.landscape import render_landscape, surface_geometry, surface_mesh
+from viz3d.render.pyvista.mesh import to_pyvista
 
 SIZE = (480, 320)
 
@@ -88,7 +89,7 @@ def test_one_dimensional_curve_renders_and_splits_at_nan():
     scene = render_landscape(curve)
     image = scene.screenshot(window_size=SIZE)
     assert _distinct_colours(image) > 30
-    tube = scene.actors[0].mesh
+    tube = to_pyvista(scene.actors[0].mesh)
     assert scene.actors[0].name == "curve"
     # two separate tubes, x in [-1, -0.1] and [0.1, 1]: nothing bridges the NaN at x = 0
     pieces = tube.connectivity().split_bodies()

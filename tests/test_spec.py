@@ -117,3 +117,18 @@ def test_weights_come_only_from_safetensors_when_there_are_any(bert_dir, tmp_pat
     (pickled / "stray.safetensors").write_bytes((bert_dir / "model.safetensors").read_bytes())
     with pytest.raises(SpecError, match="no file named model.safetensors"):
         resolve_spec(str(pickled))
+
+
+def test_hf_config_that_cannot_build_names_the_overrides_not_the_architecture():
+    with pytest.raises(SpecError) as info:
+        resolve_spec("hf:GPT2LMHeadModel", config="n_layer=2,n_embd=64")
+    message = str(info.value)
+    assert "cannot be built from --config n_layer=2,n_embd=64" in message
+    assert "divisible" in message and "unknown" not in message
+
+
+def test_hf_misspelt_architecture_suggests_the_close_names():
+    with pytest.raises(
+        SpecError, match=r"unknown Hugging Face architecture 'gtp2'.*did you mean gpt2"
+    ):
+        resolve_spec("hf:gtp2")

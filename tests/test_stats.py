@@ -89,7 +89,7 @@ def test_layout_neuron_points_show_the_neurons_the_trace_sampled():
 def test_gpt2_mask_nodes_get_finite_stats_and_readable_hover_text():
     from viz3d.layout import compute_layout
     from viz3d.layout.layout import _magnitude
-    from viz3d.render.picking import format_node_info
+    from viz3d.render.pyvista.picking import format_node_info
     from viz3d.zoo import build_sample
 
     graph = viz3d.trace(build_sample("gpt2"), torch.randint(0, 100, (1, 16)))

@@ -12,8 +12,7 @@ Example
 True
 """
 
-from importlib import import_module
-
+from viz3d._lazy import lazy_exports
 from viz3d.errors import (
     GraphError,
     InputError,
@@ -32,6 +31,7 @@ _LAZY = {
     "LayerGraph": "viz3d.graph",
     "enhanced_3d_visualization": "viz3d.api",
     "Scene": "viz3d.render",
+    "MeshData": "viz3d.render",
     "build_scene": "viz3d.render",
     "Layout": "viz3d.layout",
     "compute_layout": "viz3d.layout",
@@ -75,13 +75,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'viz3d' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 
 #: Node budget for the automatic depth: the op-level graph if it is smaller, else collapse.
 MAX_AUTO_NODES = 300
+
+#: Channels shown per convolution with ``feature_maps=True``.
+FEATURE_CHANNELS = 4
 
 _LAYOUT_OPTIONS = ("scale", "neuron_cap", "max_neurons")
 _SCENE_OPTIONS = ("title", "labels", "max_labels", "glow", "background")
@@ -36,6 +40,8 @@ def enhanced_3d_visualization(
     color_by: str = "activation",
     size_by: str = "params",
     fold: bool = True,
+    expand: Sequence[str] = (),
+    feature_maps: bool | int = False,
     show: bool = True,
     **options: Any,
 ) -> Scene:
@@ -58,7 +64,15 @@ def enhanced_3d_visualization(
     size_by : {"params", "flops"}, default: "params"
         What box volume grows with.
     fold : bool, default: True
-        Fold runs of identical blocks into one ``xN`` block (``graph.fold_repeats()``).
+        Fold runs of identical blocks into one ``xN`` block (``graph.fold_repeats()``) that
+        shows one member's inside, the others as ghosts behind it.
+    expand : sequence of str, optional
+        Modules shown one level deeper than the rest (``["model.layers.0"]``), or at op level
+        with a ``.*`` suffix (see :meth:`LayerGraph.collapse`).
+    feature_maps : bool or int, default: False
+        Show what each convolution sees: the first 4 channels (or this many) of its output for
+        the traced input, as textured tiles on its box. Needs the model with real weights (not
+        a LayerGraph, not ``meta``); only those channels are kept while tracing.
     show : bool, default: True
         Open a window (or the notebook view); ``False`` only returns the scene.
     **options
@@ -83,7 +97,13 @@ def enhanced_3d_visualization(
     """
     layout_opts = {k: options.pop(k) for k in _LAYOUT_OPTIONS if k in options}
     scene_opts = {k: options.pop(k) for k in _SCENE_OPTIONS if k in options}
+    maps: dict[str, Any] = {}
     if isinstance(model, LayerGraph):
+        if feature_maps:
+            raise RenderError(
+                "feature_maps needs the model itself: a traced LayerGraph keeps no activation "
+                "maps; pass the model and its inputs"
+            )
         if inputs is not None or input_shape is not None or options:
             raise RenderError(
                 "enhanced_3d_visualization got a LayerGraph, which is already traced: drop "
@@ -93,23 +113,46 @@ def enhanced_3d_visualization(
     else:
         from viz3d.trace import trace
 
-        graph = trace(model, inputs, input_shape=input_shape, **options)
+        with _maps_if(feature_maps, model) as maps:
+            graph = trace(model, inputs, input_shape=input_shape, **options)
     if graph.partial:
         log.warning("the forward pass failed; drawing the partial graph: %s", graph.error)
-    view = choose_view(graph, depth=depth, fold=fold)
+    view = choose_view(graph, depth=depth, fold=fold, expand=expand)
     layout = compute_layout(view, size_by=size_by, **layout_opts)
     scene = build_scene(layout, color_by=color_by, **scene_opts)
+    if maps:
+        from viz3d.render.features import add_layer_maps
+
+        add_layer_maps(scene, layout, maps)
     if show:
         scene.show()
     return scene
 
 
-def choose_view(graph: LayerGraph, *, depth: int | None = None, fold: bool = True) -> LayerGraph:
-    """The graph to draw: folded (if ``fold``), then collapsed to ``depth`` or to fit the budget.
+def _maps_if(feature_maps: bool | int, model: Any) -> AbstractContextManager[dict[str, Any]]:
+    """Record the convolutions' first channels during the trace, only when they are asked for."""
+    if not feature_maps:
+        return nullcontext({})
+    from viz3d.features.layer_maps import first_channels
+
+    k = FEATURE_CHANNELS if feature_maps is True else int(feature_maps)
+    return first_channels(model, k)
+
+
+def choose_view(
+    graph: LayerGraph,
+    *,
+    depth: int | None = None,
+    fold: bool = True,
+    expand: Sequence[str] = (),
+) -> LayerGraph:
+    """The graph to draw: folded (if ``fold``), then collapsed to ``depth`` or to fit the budget,
+    then the folded blocks opened (:meth:`LayerGraph.open_folds`).
 
     With ``depth=None`` the op-level graph is kept when it has fewer than
     :data:`MAX_AUTO_NODES` nodes; otherwise the deepest module depth whose graph fits is used
-    (depth 1 at worst).
+    (depth 1 at worst). ``expand`` shows the named modules deeper (see
+    :meth:`LayerGraph.collapse`); an unknown name raises :class:`~viz3d.errors.GraphError`.
 
     Examples
     --------
@@ -119,18 +162,19 @@ def choose_view(graph: LayerGraph, *, depth: int | None = None, fold: bool = Tru
     >>> len(choose_view(g)) == len(g)
     True
     """
-    base = graph.fold_repeats() if fold else graph
-    if depth is not None:
-        return base.collapse(depth)
-    if len(base) < MAX_AUTO_NODES:
-        return base
-    deepest = max((module_depth(q) for q in graph.modules), default=1)
-    for d in range(deepest, 0, -1):
-        view = base.collapse(d)
-        if len(view) < MAX_AUTO_NODES:
-            log.info("showing module depth %d (%d nodes; op level had %d)", d, len(view), len(base))
-            return view
-    return base.collapse(1)
+    expand = [expand] if isinstance(expand, str) else list(expand)
+    graph.expand_depths(expand)  # an unknown name fails before any work
+    # a view already chosen (its folds opened, e.g. a saved view) is not folded a second time
+    base = graph.fold_repeats() if fold and not graph.info.folds else graph
+    if depth is None and len(base) >= MAX_AUTO_NODES:
+        deepest = max((module_depth(q) for q in graph.modules), default=1)
+        depth = next(
+            (d for d in range(deepest, 0, -1) if len(base.collapse(d, expand)) < MAX_AUTO_NODES),
+            1,
+        )
+        log.info("showing module depth %d (op level had %d nodes)", depth, len(base))
+    view = base.collapse(depth, expand) if depth is not None else base
+    return view.open_folds(depth, expand)
 
 
 def landscape_evolution_movie(
@@ -152,7 +196,8 @@ def landscape_evolution_movie(
 
     Computes one ``steps`` x ``steps`` landscape around every checkpoint on the shared PCA plane of
     the training path (:func:`viz3d.landscape.evolution.landscape_evolution`) and morphs between
-    them (:func:`viz3d.render.landscape_movie.evolution_movie`). The file is written atomically.
+    them (:func:`viz3d.render.pyvista.landscape_movie.evolution_movie`). The file is written
+    atomically.
 
     Examples
     --------
@@ -168,7 +213,7 @@ def landscape_evolution_movie(
     '.gif'
     """
     from viz3d.landscape.evolution import landscape_evolution
-    from viz3d.render.landscape_movie import evolution_movie
+    from viz3d.render.pyvista.landscape_movie import evolution_movie
 
     landscapes = landscape_evolution(
         model, checkpoints, loss_fn, data, steps=steps, span=span, progress=progress

@@ -204,19 +204,61 @@ def _add_view_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-fold", dest="fold", action="store_false", help="expand repeated blocks"
     )
+    parser.add_argument(
+        "--expand",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="show this module one level deeper in the 3D scene (NAME.* : every op inside); "
+        "repeatable",
+    )
+    parser.add_argument(
+        "--feature-maps",
+        action="store_true",
+        help="show each convolution's first 4 activation maps for the traced input as "
+        "textured tiles on its box (needs real weights: not meta, not a saved graph)",
+    )
 
 
 def _scene(args: argparse.Namespace, graph=None):
     """The scene of ``graph`` (default: traced from ``args``); a partial graph is logged once."""
     from viz3d.api import enhanced_3d_visualization
 
+    if args.feature_maps:
+        return _feature_scene(args)
     graph = _traced(args) if graph is None else graph
+    return enhanced_3d_visualization(graph, **_view_options(args), show=False)
+
+
+def _view_options(args: argparse.Namespace) -> dict[str, Any]:
+    """What the view flags (:func:`_add_view_args`) ask of ``enhanced_3d_visualization``."""
+    return {
+        "depth": args.depth,
+        "color_by": args.color_by,
+        "size_by": args.size_by,
+        "fold": args.fold,
+        "expand": args.expand,
+    }
+
+
+def _feature_scene(args: argparse.Namespace):
+    """The scene with activation maps: the model is traced again here, recording them."""
+    from viz3d.api import enhanced_3d_visualization
+    from viz3d.spec import load_graph_spec
+
+    if load_graph_spec(args.spec) is not None:
+        raise SpecError(
+            f"{args.spec} is a saved graph: it keeps no activation maps; pass the model's spec "
+            "to use --feature-maps"
+        )
+    resolved = _resolve_with_values(args, "feature maps")
     return enhanced_3d_visualization(
-        graph,
-        depth=args.depth,
-        color_by=args.color_by,
-        size_by=args.size_by,
-        fold=args.fold,
+        resolved.model,
+        input_shape=args.input_shape or resolved.input_shape,
+        device=resolved.device,
+        strict=args.strict,
+        **_view_options(args),
+        feature_maps=True,
         show=False,
     )
 
@@ -245,6 +287,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
     outputs = _outputs(args.output, (*_WRITERS, *_DIAGRAMS))
     graph = _traced(args)
+    graph.expand_depths(args.expand)  # a misspelt module fails before anything is drawn
     scenes = [p for p in outputs if p.suffix.lower() not in _DIAGRAMS]
     if scenes:
         _write_scene(_scene(args, graph), scenes, args.window_size)
@@ -398,7 +441,7 @@ def _cmd_features(args: argparse.Namespace) -> int:
 
 
 def _cmd_movie(args: argparse.Namespace) -> int:
-    from viz3d.render.movie import CODECS, movie_from_args
+    from viz3d.render.pyvista.movie import CODECS, movie_from_args
 
     (output,) = _outputs([args.output], tuple(CODECS))
     graph = _traced(args)
@@ -504,7 +547,7 @@ def _cmd_landscape(args: argparse.Namespace) -> int:
     import torch
 
     from viz3d.landscape import loss_landscape
-    from viz3d.render.movie import CODECS
+    from viz3d.render.pyvista.movie import CODECS
 
     outputs = _outputs(args.output, (*_WRITERS, *CODECS))
     if args.store:
@@ -589,7 +632,7 @@ def _cmd_llm(args: argparse.Namespace) -> int:
             f"the {args.view} view needs --text (tokenized by the tokenizer saved with the "
             "model) or --ids with token ids, e.g. --ids 10,20,30; give one of them"
         )
-    model = resolve_spec(args.model, device=args.device).model
+    model = resolve_spec(args.model, device=args.device, config=args.config).model
     if args.view == "summary":
         print(llm.model_summary(model))
         return 0
@@ -774,6 +817,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--method", default="pca", choices=["pca", "tsne"])
     p.add_argument("--target", help="saliency: a next token (string or id); default: the LM loss")
+    p.add_argument("--config", help="HF config overrides for hf:<arch> specs, e.g. n_layer=2")
     p.add_argument("--device")
     p.add_argument("--window-size", type=_size, default=(1280, 720))
     p.set_defaults(run=_cmd_llm)

@@ -35,6 +35,11 @@ Node attributes (every node has all of them; JSON types):
                 ``j`` of ``k`` being neuron ``floor(j * neuron_count / k)``, for colouring
 ``repeat``      how many alike consecutive segments this node stands for (``fold_repeats``)
 ``members``     the module calls merged into this node by ``collapse``/``fold_repeats``
+``member_facts`` on a folded node only: ``name``, ``call``, ``params``, ``flops``,
+                ``in_shapes``, ``out_shapes`` and ``stats`` (no neuron sample) of each member
+``interior``    on a folded node only: member 0's nodes and edges as folded, and the fold's
+                edges to the rest, for :meth:`LayerGraph.open_folds`
+``fold``        on the nodes :meth:`LayerGraph.open_folds` draws for a fold: its node id
 ``failed``      ``True`` on the module or op whose forward raised (partial graphs)
 ``scripted``    ``True`` on a TorchScript module traced as one opaque node; only there
 ==============  ===========================================================================
@@ -55,6 +60,8 @@ Example
 
 from __future__ import annotations
 
+import bisect
+import difflib
 import itertools
 import json
 import os
@@ -70,6 +77,8 @@ from viz3d.errors import GraphError
 
 FORMAT = "viz3d.LayerGraph"
 FORMAT_VERSION = 1
+#: Most nodes a folded block's inside keeps at op level (see :meth:`LayerGraph.open_folds`).
+INTERIOR_OPS = 24
 
 _NODE_DEFAULTS: dict[str, Any] = {
     "kind": "op",
@@ -122,6 +131,10 @@ class GraphInfo:
     registered in the model (modules kept in a plain Python list): not in ``total_params``,
     though their FLOPs count. ``notes`` are remarks on how the trace ran (a TorchScript module
     traced as one opaque node, gradients enabled for a forward that calls ``torch.autograd``).
+
+    ``folds`` describes the folded blocks whose inside :meth:`LayerGraph.open_folds` shows: fold
+    node id -> ``{"name", "type", "key", "repeat", "members", "context", "gap", "params",
+    "flops", "member_facts"}``; the nodes drawn for it carry ``fold`` = that id.
     """
 
     model_name: str = ""
@@ -136,6 +149,7 @@ class GraphInfo:
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
     unregistered_params: int = 0
     notes: list[str] = field(default_factory=list)
+    folds: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class LayerGraph:
@@ -223,12 +237,17 @@ class LayerGraph:
         return [n for n, a in self._g.nodes(data=True) if kind is None or a["kind"] == kind]
 
     # ----------------------------------------------------------------- transforms
-    def collapse(self, depth: int) -> LayerGraph:
+    def collapse(self, depth: int, expand: Iterable[str] = ()) -> LayerGraph:
         """Merge everything that ran inside modules deeper than ``depth`` into one node each.
 
         Each node is replaced by the call of its shallowest enclosing module whose depth is at
         least ``depth`` (``depth=0`` keeps only the root model between inputs and outputs);
         edges between merged nodes are kept, edges inside a merged node disappear.
+
+        ``expand`` names modules shown deeper than the rest: their children become the nodes
+        (``"model.layers.0"``), or every op inside them with a ``.*`` suffix
+        (``"model.layers.0.*"``). An unknown name raises :class:`~viz3d.errors.GraphError`
+        naming the closest module names.
 
         Examples
         --------
@@ -240,14 +259,123 @@ class LayerGraph:
         """
         if not isinstance(depth, int) or depth < 0:
             raise GraphError(f"collapse depth must be a non-negative integer, got {depth!r}")
+        deeper = self.expand_depths(expand)
 
         def key_of(_node: str, attrs: dict[str, Any]) -> str | None:
-            for key in _chain(attrs):
-                if module_depth(split_call_key(key)[0]) >= depth:
+            chain = _chain(attrs)
+            target = depth
+            for key in chain:
+                target = max(target, deeper.get(split_call_key(key)[0], target))
+            for key in chain:
+                if module_depth(split_call_key(key)[0]) >= target:
                     return key
             return None
 
         return self._merge(key_of, level=f"depth {depth}")
+
+    def expand_depths(self, expand: Iterable[str]) -> dict[str, float]:
+        """The depth each module named in ``expand`` is collapsed to (see :meth:`collapse`).
+
+        Raises
+        ------
+        GraphError
+            For a name that is not a module of the model, with the closest names.
+
+        Examples
+        --------
+        >>> import torch, viz3d
+        >>> g = viz3d.trace(torch.nn.Sequential(torch.nn.Linear(2, 2)), torch.randn(1, 2))
+        >>> g.expand_depths(["0", "0.*"])
+        {'0': inf}
+        """
+        if isinstance(expand, str):
+            expand = [expand]
+        depths: dict[str, float] = {}
+        for entry in expand:
+            full = entry.endswith(".*") or entry == "*"
+            name = entry[:-2] if entry.endswith(".*") else ("" if entry == "*" else entry)
+            if name not in self.info.modules:
+                close = difflib.get_close_matches(name, list(self.info.modules), n=3, cutoff=0.5)
+                hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+                raise GraphError(
+                    f"cannot expand {entry!r}: {self.info.model_name or 'the model'} has no "
+                    f"module of that name{hint} (list them with `viz3d summary`)"
+                )
+            depth = float("inf") if full else float(module_depth(name) + 1)
+            depths[name] = max(depths.get(name, 0.0), depth)
+        return depths
+
+    def open_folds(self, depth: int | None = None, expand: Iterable[str] = ()) -> LayerGraph:
+        """Show the inside of every folded ``xN`` block: member 0's nodes in place of the fold.
+
+        The inside is member 0 at the level it was folded, collapsed to one level below the
+        member (or to ``depth`` when that is deeper; left at op level when ``depth`` is ``None``
+        and it has at most :data:`INTERIOR_OPS` nodes); ``expand`` as in :meth:`collapse`, a
+        name in another member standing for the same module of member 0. The nodes drawn get
+        ``fold`` = the fold node's id and ``info.folds`` describes each fold (see
+        :class:`GraphInfo`); edges into and out of the fold reach member 0's nodes.
+
+        Examples
+        --------
+        >>> import torch, viz3d
+        >>> blocks = [torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU()) for _ in range(3)]
+        >>> g = viz3d.trace(torch.nn.Sequential(*blocks), torch.randn(1, 4)).fold_repeats()
+        >>> opened = g.open_folds()
+        >>> [opened.nodes[n]["name"] for n in opened.nodes]
+        ['input', '0.0', '0.1', 'output']
+        >>> opened.info.folds["g:0#0"]["repeat"]
+        3
+        """
+        folded = [n for n, a in self._g.nodes(data=True) if a.get("interior")]
+        if not folded:
+            return self
+        expand = [expand] if isinstance(expand, str) else list(expand)
+        self.expand_depths(expand)  # unknown names fail here, before any work
+        graph = nx.DiGraph()
+        table = dict(self.info.folds)
+        opened = set(folded)
+        for node, attrs in self._g.nodes(data=True):
+            if node not in opened:
+                graph.add_node(node, **attrs)
+                continue
+            inner = self._interior(attrs, depth, expand)
+            members = [split_call_key(m)[0] for m in attrs["members"]]
+            for m, b in inner._g.nodes(data=True):
+                if m in self._g:
+                    raise GraphError(f"internal error: fold interior node {m!r} is in the graph")
+                graph.add_node(m, **_with_member_facts(b, members, self.info), fold=node)
+            graph.add_edges_from(inner._g.edges(data=True))
+            table[node] = _fold_entry(attrs)
+        kept = (e for e in self._g.edges(data=True) if not opened.intersection(e[:2]))
+        graph.add_edges_from(kept)
+        _link_interiors(graph, [self._g.nodes[n]["interior"]["links"] for n in folded])
+        if not nx.is_directed_acyclic_graph(graph):
+            raise GraphError(
+                f"internal error: opening the folded blocks of {self.info.model_name or 'the'}"
+                " model made a cycle; please report it with the model (draw it with fold=False)"
+            )
+        return LayerGraph(graph, GraphInfo(**{**self.info.__dict__, "folds": table}))
+
+    def _interior(self, attrs: dict[str, Any], depth: int | None, expand: list[str]) -> LayerGraph:
+        """Member 0 of a fold node as a graph, collapsed as :meth:`open_folds` says."""
+        interior = attrs["interior"]
+        graph = nx.DiGraph()
+        for node in interior["nodes"]:
+            graph.add_node(node["id"], **{k: v for k, v in node.items() if k != "id"})
+        for edge in interior["edges"]:
+            graph.add_edge(
+                edge["source"],
+                edge["target"],
+                **{k: v for k, v in edge.items() if k not in ("source", "target")},
+            )
+        inner = LayerGraph(graph, self.info)
+        first = split_call_key(attrs["members"][0])[0]
+        prefixes = [split_call_key(m)[0] for m in attrs["members"][1:]]
+        mine = [_as_member(name, prefixes, first) for name in expand]
+        mine = [name for name in mine if _inside(name, first)]
+        if depth is None and not mine and len(inner) <= INTERIOR_OPS:
+            return inner
+        return inner.collapse(max(depth or 0, interior["depth"] + 1), expand=mine)
 
     def fold_repeats(self, min_repeat: int = 2) -> LayerGraph:
         """Fold a repeated segment (e.g. 24 transformer blocks) into one ``xN`` node.
@@ -287,9 +415,16 @@ class LayerGraph:
             return self
         group_of = {node: fold.key for fold in plan for node in fold.nodes}
         folds = {fold.key: fold for fold in plan}
-        return self._merge(
+        merged = self._merge(
             lambda node, _attrs: group_of.get(node), level=self.info.level, folds=folds
         )
+        links = _fold_links(self._g, plan)
+        for fold in plan:
+            merged._g.nodes[f"g:{fold.key}"].update(
+                member_facts=_member_facts(self._g, self.info, fold),
+                interior=_interior_data(self._g, fold, links[fold.key]),
+            )
+        return merged
 
     def _merge(
         self,
@@ -369,7 +504,7 @@ class LayerGraph:
         # a fold whose segments end with the parent's ops (relu after each Linear) hands on
         # what its last node made; otherwise the last member call's result
         last = self._g.nodes[fold.exit] if fold and fold.gap else self.info.calls.get(calls[-1], {})
-        return {
+        attrs = {
             "kind": "module",
             "name": name or self.info.model_name or "model",
             "type": kind,
@@ -388,6 +523,10 @@ class LayerGraph:
             "members": calls,
             "failed": any(a["failed"] for a in member_attrs),
         }
+        by_member = [a.get("member_flops") for a in member_attrs]
+        if all(by_member):  # inside an opened fold: FLOPs of this group in each member
+            attrs["member_flops"] = [sum(column) for column in zip(*by_member)]
+        return attrs
 
     # ----------------------------------------------------------------- text
     def summary(self, depth: int | None = None, max_rows: int | None = None) -> str:
@@ -581,6 +720,186 @@ class _Fold:
     @property
     def key(self) -> str:
         return self.members[0]
+
+    @property
+    def period(self) -> int:
+        """Nodes per segment: every segment of a fold is alike, so equally long."""
+        return len(self.nodes) // len(self.members)
+
+    def segment(self, k: int) -> list[str]:
+        return self.nodes[k * self.period : (k + 1) * self.period]
+
+
+def _fold_links(graph: nx.DiGraph, plan: list[_Fold]) -> dict[str, list[dict[str, Any]]]:
+    """The edges into and out of each fold, as ``source_order``/``target_order`` pairs.
+
+    An end inside a fold stands for its counterpart in member 0 (the one that is drawn); the
+    orders find the node holding it in whatever view the fold is opened in, as every node of a
+    view holds one stretch of execution starting at its ``order``.
+    """
+    where = {node: (fold, i) for fold in plan for i, node in enumerate(fold.nodes)}
+
+    def drawn(node: str) -> tuple[str | None, int]:
+        if node not in where:
+            return None, graph.nodes[node]["order"]
+        fold, i = where[node]
+        return fold.key, graph.nodes[fold.nodes[i % fold.period]]["order"]
+
+    links: dict[str, dict[tuple[int, int], dict[str, Any]]] = {fold.key: {} for fold in plan}
+    for u, v, attrs in graph.edges(data=True):
+        (fu, a), (fv, b) = drawn(u), drawn(v)
+        if fu == fv:  # outside every fold, or between members of one fold
+            continue
+        for key in {fu, fv} - {None}:
+            link = links[key].get((a, b))
+            if link is None:
+                links[key][a, b] = {"source_order": a, "target_order": b, **attrs}
+                links[key][a, b]["count"] = attrs.get("count", 1)
+            else:
+                link["count"] += attrs.get("count", 1)
+    return {key: list(found.values()) for key, found in links.items()}
+
+
+def _member_facts(graph: nx.DiGraph, info: GraphInfo, fold: _Fold) -> list[dict[str, Any]]:
+    """Name, call, parameters, FLOPs, shapes and statistics of each member's segment."""
+    facts = []
+    for k, member in enumerate(fold.members):
+        nodes = [graph.nodes[n] for n in fold.segment(k)]
+        inner = {
+            split_call_key(chain[fold.context])[0]
+            for chain in map(_chain, nodes)
+            if len(chain) > fold.context
+        }
+        qualname, call = split_call_key(member)
+        known = info.calls.get(member, {})
+        facts.append(
+            {
+                "name": qualname,
+                "call": call,
+                "params": sum(info.modules.get(q, {}).get("params", 0) for q in inner),
+                "flops": sum(a["flops"] for a in nodes),
+                "in_shapes": known.get("in_shapes", nodes[0]["in_shapes"]),
+                "out_shapes": known.get("out_shapes", nodes[-1]["out_shapes"]),
+                "stats": _summary_stats(known.get("stats")),
+            }
+        )
+    return facts
+
+
+def _summary_stats(stats: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Activation statistics without the per-neuron sample (hover text, not colouring)."""
+    return {k: v for k, v in stats.items() if k != "neurons"} if stats else None
+
+
+def _interior_data(graph: nx.DiGraph, fold: _Fold, links: list[dict[str, Any]]) -> dict:
+    """Member 0's segment as JSON data, with the fold's links (see ``open_folds``)."""
+    nodes = fold.segment(0)
+    inside = set(nodes)
+    return {
+        "depth": module_depth(split_call_key(fold.key)[0]),
+        "gap": fold.gap,
+        # each node's FLOPs in every member, for hover facts on the nodes drawn for member 0
+        "nodes": [
+            {
+                "id": n,
+                **graph.nodes[n],
+                "member_flops": [
+                    graph.nodes[fold.nodes[i + k]]["flops"]
+                    for k in range(0, len(fold.nodes), fold.period)
+                ],
+            }
+            for i, n in enumerate(nodes)
+        ],
+        "edges": [
+            {"source": u, "target": v, **a}
+            for u in nodes
+            for v, a in graph.succ[u].items()
+            if v in inside
+        ],
+        "links": links,
+    }
+
+
+def _fold_entry(attrs: dict[str, Any]) -> dict[str, Any]:
+    """What ``info.folds`` keeps of an opened fold node."""
+    return {
+        "name": attrs["name"],
+        "type": attrs["type"],
+        "key": attrs["members"][0],
+        "repeat": attrs["repeat"],
+        "members": list(attrs["members"]),
+        "context": len(attrs["scope"]),
+        "gap": bool(attrs["interior"]["gap"]),
+        "params": attrs["params"],
+        "flops": attrs["flops"],
+        "member_facts": attrs.get("member_facts", []),
+    }
+
+
+def _link_interiors(graph: nx.DiGraph, links: list[list[dict[str, Any]]]) -> None:
+    """Add each fold's links to ``graph``: an order belongs to the node whose stretch of
+    execution holds it, the one with the latest ``order`` not after it."""
+    starts = sorted((a["order"], n) for n, a in graph.nodes(data=True))
+    orders = [o for o, _ in starts]
+
+    def owner(order: int) -> str:
+        return starts[max(bisect.bisect_right(orders, order) - 1, 0)][1]
+
+    done: set[tuple[int, int]] = set()
+    for link in itertools.chain.from_iterable(links):
+        pair = (link["source_order"], link["target_order"])
+        if pair in done:  # a link between two folds is in both
+            continue
+        done.add(pair)
+        a, b = owner(pair[0]), owner(pair[1])
+        if a == b:
+            continue
+        attrs = {k: v for k, v in link.items() if k not in ("source_order", "target_order")}
+        if graph.has_edge(a, b):
+            graph.edges[a, b]["count"] += attrs.get("count", 1)
+        else:
+            graph.add_edge(a, b, **attrs)
+
+
+def _with_member_facts(attrs: dict[str, Any], members: list[str], info: GraphInfo) -> dict:
+    """A node drawn for member 0 of a fold, with its counterpart's name, parameters and FLOPs
+    in each member as ``member_facts``."""
+    attrs = dict(attrs)
+    flops = attrs.pop("member_flops", None)
+    if flops is None:
+        return attrs
+    names = [_renamed(attrs["name"], members[0], m) for m in members]
+    attrs["member_facts"] = [
+        {
+            "name": name,
+            "params": info.modules.get(name, {}).get("params", 0)
+            if attrs["kind"] == "module"
+            else 0,
+            "flops": f,
+        }
+        for name, f in zip(names, flops)
+    ]
+    return attrs
+
+
+def _renamed(name: str, old: str, new: str) -> str:
+    """``name`` with the module path ``old`` at its start replaced by ``new``."""
+    if name == old or name.startswith(old + "."):
+        return new + name[len(old) :]
+    return name
+
+
+def _inside(name: str, module: str) -> bool:
+    base = name[:-2] if name.endswith(".*") else name
+    return base == module or base.startswith(module + ".")
+
+
+def _as_member(name: str, prefixes: list[str], first: str) -> str:
+    """A module name in member k of a fold, written for member 0 (which is the one drawn)."""
+    for prefix in prefixes:
+        if _renamed(name, prefix, first) != name:
+            return _renamed(name, prefix, first)
+    return name
 
 
 class _Order:

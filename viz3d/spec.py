@@ -20,6 +20,7 @@ safetensors files when there are any.
 from __future__ import annotations
 
 import ast
+import difflib
 import importlib
 import importlib.util
 import json
@@ -138,13 +139,35 @@ def _load_hf_dir(path: Path) -> nn.Module:
 def _build_hf_arch(name: str, overrides: dict[str, Any]) -> nn.Module:
     tf = _transformers()
     cls = getattr(tf, name, None)
-    try:
-        if isinstance(cls, type) and issubclass(cls, tf.PreTrainedModel):
+    if isinstance(cls, type) and issubclass(cls, tf.PreTrainedModel):
+        try:
             return cls(cls.config_class(**overrides)).eval()
+        except (ValueError, TypeError) as exc:
+            raise SpecError(
+                f"hf:{name} cannot be built from --config {_overrides_text(overrides)}: {exc}"
+            ) from exc
+    try:
         config = tf.AutoConfig.for_model(name, **overrides)
-        return tf.AutoModel.from_config(config).eval()
     except ValueError as exc:
-        raise SpecError(f"unknown Hugging Face architecture {name!r}: {exc}") from exc
+        known = list(getattr(tf, "CONFIG_MAPPING", {}).keys())
+        close = difflib.get_close_matches(name, known, n=3) or difflib.get_close_matches(
+            name.lower(), known, n=3
+        )
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise SpecError(
+            f"unknown Hugging Face architecture {name!r}: neither a transformers model class "
+            f"(e.g. GPT2LMHeadModel) nor a model type (e.g. gpt2){hint}"
+        ) from exc
+    try:
+        return tf.AutoModel.from_config(config).eval()
+    except (ValueError, TypeError) as exc:
+        raise SpecError(
+            f"hf:{name} cannot be built from --config {_overrides_text(overrides)}: {exc}"
+        ) from exc
+
+
+def _overrides_text(overrides: dict[str, Any]) -> str:
+    return ",".join(f"{k}={v}" for k, v in overrides.items()) or "(none)"
 
 
 def resolve_spec(

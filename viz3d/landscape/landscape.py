@@ -135,8 +135,8 @@ class Landscape:
 
     def movie(self, path: str | os.PathLike, **options: Any) -> Path:
         """Write an orbit video of the surface (see
-        :func:`viz3d.render.landscape_movie.landscape_orbit_movie`)."""
-        from viz3d.render.landscape_movie import landscape_orbit_movie
+        :func:`viz3d.render.pyvista.landscape_movie.landscape_orbit_movie`)."""
+        from viz3d.render.pyvista.landscape_movie import landscape_orbit_movie
 
         return landscape_orbit_movie(self, path, **options)
 

@@ -26,7 +26,8 @@ from viz3d.errors import GraphError
 from viz3d.files import atomic_write, check_format
 from viz3d.graph import LayerGraph
 from viz3d.layout import profile, wrap
-from viz3d.layout.geometry import Scale, glyph_size, scale_legend, scaled_side, shape_kind
+from viz3d.layout.containers import fold_badges, module_containers
+from viz3d.layout.geometry import Scale, glyph_sizes, scale_legend, scaled_side, shape_kind
 from viz3d.layout.layering import assign_lanes, longest_path_layers, side_nodes, skip_edges
 from viz3d.layout.neurons import NEURON_CAP, neuron_grid
 from viz3d.layout.towers import tower_groups
@@ -48,6 +49,8 @@ BUS_FANOUT = 3
 TOWER_GAP = 2.5
 #: Points per skip arc.
 ARC_POINTS = 24
+#: Longest module (share of a row) that a serpentine row break never cuts.
+UNBROKEN = 1.0
 
 SizeBy = Literal["params", "flops"]
 
@@ -101,7 +104,13 @@ class Layout:
     neuron_owner : numpy.ndarray of shape (M,)
         Index of the node each neuron belongs to.
     badges : list of dict
-        ``{"node": i, "text": "x24", "position": [x, y, z]}`` for folded repeated blocks.
+        ``{"node": i, "text": "x24", "position": [x, y, z]}`` for folded repeated blocks (with
+        ``"container": k`` for a fold drawn as a box holding member 0's nodes).
+    containers : list of dict
+        Translucent module boxes, nested like the model, parents first: ``name``, ``type``,
+        ``depth``, ``lo``, ``hi``, ``nodes``, ``parent``, ``repeat``, ``ghost_offset``,
+        ``collapsed``, ``params``, ``flops`` and, for folds, ``member_facts`` (see
+        :mod:`viz3d.layout.containers`).
     info : dict
         ``model_name``, ``total_params``, ``total_flops``, ``level``, ``partial``, ``error``,
         ``size_by``, ``scale``, ``size_reference`` and ``size_legend`` (the stated scale).
@@ -122,6 +131,7 @@ class Layout:
     neuron_owner: np.ndarray
     badges: list[dict[str, Any]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    containers: list[dict[str, Any]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.node_ids)
@@ -174,6 +184,7 @@ class Layout:
             "neuron_owner": self.neuron_owner.tolist(),
             "badges": self.badges,
             "info": self.info,
+            "containers": self.containers,
         }
 
     @classmethod
@@ -196,6 +207,8 @@ class Layout:
             neuron_owner=np.asarray(data["neuron_owner"], dtype=int),
             badges=list(data["badges"]),
             info=dict(data["info"]),
+            # files written before containers existed have none
+            containers=list(data.get("containers", [])),
         )
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -220,6 +233,7 @@ class Layout:
             "glyphs": self.glyphs,
             "badges": self.badges,
             "info": self.info,
+            "containers": self.containers,
         }
         arrays = {
             "meta": np.array(json.dumps(meta)),
@@ -344,9 +358,8 @@ def compute_layout(
     boxed = np.array([k in ("box", "slab-stack") for k in glyphs])
     reference = float(counts[boxed].max()) if boxed.any() else 0.0
     sides = scaled_side(counts, scale=scale, reference=reference)
-    sizes = np.stack([glyph_size(k, s) for k, s in zip(glyphs, sides)])
+    sizes = glyph_sizes(attrs, glyphs, sides)
     io_nodes = np.array([a["kind"] in ("input", "output") for a in attrs])
-    sizes[io_nodes] = [0.15, 1.2, 1.2]
     side_set = side_nodes(g, lambda n: g.nodes[n]["kind"] == "input")
     side = np.array([n in side_set for n in ids], dtype=bool)
     # side inputs without weights (masks, position ids) are small and grey ("no data")
@@ -384,6 +397,8 @@ def compute_layout(
         if a.get("repeat", 1) > 1
     ]
     info = graph.info
+    containers = module_containers(attrs, positions, sizes, info.modules, info.folds)
+    badges += fold_badges(containers)
     return Layout(
         node_ids=[str(n) for n in ids],
         nodes=[_facts(a) for a in attrs],
@@ -417,6 +432,7 @@ def compute_layout(
             "size_legend": scale_legend(scale, reference, size_by),
             "neuron_cap": int(cap),
         },
+        containers=containers,
     )
 
 
@@ -436,13 +452,27 @@ def _arrange(g, ids, sel, layers, lanes, sizes, side, aspect):
     positions, column_x, thickness = _place(local, lanes[sel], sizes, side)
     levels = profile.u_levels([g.nodes[ids[i]] for i in sel], local)
     if levels is not None:
-        positions[:, 2] += profile.column_heights(levels, float(np.ptp(column_x)))[local]
+        column_x, heights = profile.shape_u(column_x, thickness, levels)
+        positions[:, 0] = column_x[local]
+        positions[:, 2] += heights[local]
     edge_index, edge_points, edge_skip = _route_edges(
         sub, index, layer_of, local, positions, sizes, side
     )
+    if levels is not None:
+        edge_points = profile.bridges(local, positions, sizes, edge_index, edge_points, edge_skip)
     if levels is None:  # a U keeps its one row
+        spans = _module_spans([g.nodes[ids[i]] for i in sel], local)
         positions, edge_points = _wrap(
-            local, positions, sizes, edge_index, edge_points, edge_skip, column_x, thickness, aspect
+            local,
+            positions,
+            sizes,
+            edge_index,
+            edge_points,
+            edge_skip,
+            column_x,
+            thickness,
+            aspect,
+            spans,
         )
     routes = {
         (ids[sel[i]], ids[sel[j]]): (p, bool(k))
@@ -516,12 +546,22 @@ def _place(
 
 
 def _wrap(
-    layers, positions, sizes, edge_index, edge_points, edge_skip, column_x, thickness, aspect
+    layers,
+    positions,
+    sizes,
+    edge_index,
+    edge_points,
+    edge_skip,
+    column_x,
+    thickness,
+    aspect,
+    spans=None,
 ):
     """Cut a long straight layout into serpentine rows (see :mod:`viz3d.layout.wrap`).
 
     Glyphs and edges inside a row move with it (an arc stays an arc); an edge crossing a row
-    break is routed around the U-turn.
+    break is routed around the U-turn. Rows do not break inside a module of ``spans`` (first
+    and last column of each) shorter than :data:`UNBROKEN` of a row, so its box stays whole.
     """
     lo, hi = _extent(positions, sizes, edge_points)
     starts, ends = column_x - thickness / 2, column_x + thickness / 2
@@ -529,7 +569,29 @@ def _wrap(
     if n_rows == 1:
         return positions, edge_points
     edge_layers = layers[edge_index] if len(edge_index) else np.empty((0, 2), int)
-    row_of_column = wrap.wrap_rows(starts, ends, wrap.crossings(len(column_x), edge_layers), n_rows)
+    crossing = wrap.crossings(len(column_x), edge_layers)
+    length = ends[-1] - starts[0]
+    # modules kept whole can leave no place to cut near the ideal one (overlapping stages), and
+    # rows come out uneven: of one to twice the planned number of rows, keep the cut that
+    # shows the picture largest, judged by its longest row
+    best = None
+    for asked in range(1, 2 * n_rows + 1):
+        unit = _unbroken_units(spans, starts, ends, length / asked)
+        first = np.flatnonzero(np.diff(unit, prepend=-1))
+        last = np.append(first[1:] - 1, len(unit) - 1)
+        rows = wrap.wrap_rows(starts[first], ends[last], crossing[last], asked)[unit]
+        k = int(rows[-1]) + 1
+        row_lo, row_hi = np.full(k, np.inf), np.full(k, -np.inf)
+        np.minimum.at(row_lo, rows, starts)
+        np.maximum.at(row_hi, rows, ends)
+        scale, misfit = wrap.picture_scale(
+            float(np.max(row_hi - row_lo)), k, hi[2] - lo[2], hi[1] - lo[1], aspect
+        )
+        if best is None or scale > 1.01 * best[0] or (scale >= 0.99 * best[0] and misfit < best[1]):
+            best = (scale, misfit, rows)
+    row_of_column = best[2]
+    if row_of_column[-1] == 0:
+        return positions, edge_points
     n_rows = int(row_of_column[-1]) + 1
     node_row = row_of_column[layers]
     edge_rows = node_row[edge_index] if len(edge_index) else np.empty((0, 2), int)
@@ -571,6 +633,30 @@ def _wrap(
             b = placed[j] - [snake.direction(rb) * sizes[j][0] / 2, 0, 0]
             points[k] = snake.route(a, b, ra, rb)
     return placed, points
+
+
+def _module_spans(attrs: list[dict[str, Any]], layers: np.ndarray) -> np.ndarray:
+    """First and last column of each module call the nodes ran inside (the root aside)."""
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    for a, column in zip(attrs, layers.tolist()):
+        for key in a.get("scope") or ():
+            if not key.startswith("#"):
+                first[key] = min(first.get(key, column), column)
+                last[key] = max(last.get(key, column), column)
+    return np.array([[first[k], last[k]] for k in first], dtype=int).reshape(-1, 2)
+
+
+def _unbroken_units(spans, starts: np.ndarray, ends: np.ndarray, row: float) -> np.ndarray:
+    """Unit of each column: columns of a module shorter than :data:`UNBROKEN` of a ``row``
+    share one, and rows only break between units."""
+    inside = np.zeros(len(starts) + 1, dtype=int)
+    if spans is not None and len(spans):
+        short = ends[spans[:, 1]] - starts[spans[:, 0]] <= UNBROKEN * row
+        np.add.at(inside, spans[short, 0], 1)
+        np.add.at(inside, spans[short, 1], -1)
+    blocked = np.cumsum(inside)[: len(starts)] > 0  # the boundary after each column
+    return np.concatenate([[0], np.cumsum(~blocked[:-1])])
 
 
 def _extent(positions, sizes, edge_points):
@@ -671,6 +757,8 @@ def _magnitude(stats: dict[str, Any] | None) -> float:
 
 def _facts(attrs: dict[str, Any]) -> dict[str, Any]:
     facts = {k: attrs.get(k) for k in _FACTS}
+    if attrs.get("member_facts"):  # a folded block drawn as one node
+        facts["member_facts"] = attrs["member_facts"]
     stats = attrs.get("stats")
     facts["stats"] = (
         {k: stats.get(k) for k in ("mean", "std", "absmax", "n_inf", "n_nan", "neuron_count")}

@@ -19,8 +19,6 @@ import numpy as np
 
 #: Width / height the wrapped picture aims at (the frame, less title, legend and colour bars).
 ASPECT = 1.75
-#: Widest picture (width / height) that is not wrapped further.
-MAX_ASPECT = 2.0
 #: Vertical gap between consecutive rows.
 ROW_GAP = 0.8
 #: How far beyond the widest row the U-turns run.
@@ -51,9 +49,10 @@ def count_rows(length: float, height: float, depth: float = 0.0, aspect: float =
     """How many rows show a ``length`` x ``height`` strip largest in a frame of ``aspect``.
 
     ``depth`` is the strip's extent across (y), which the raised camera shows as extra height.
-    Among the row counts whose picture is at most :data:`MAX_ASPECT` wide (to 1 high; less in
-    proportion for a narrower ``aspect``), the one with the largest scale (frame size / picture
-    size) wins; if none is, the least wide.
+    The row count with the largest scale (frame size / picture size) wins, so a short model with
+    a few tall blocks stays one row when that shows it larger, even if wider than 2:1; a long
+    thin one wraps until its rows stop getting larger. On a tie (to
+    1%) the picture nearer the frame's shape wins.
 
     Examples
     --------
@@ -62,22 +61,37 @@ def count_rows(length: float, height: float, depth: float = 0.0, aspect: float =
     >>> count_rows(6.0, 4.0)
     1
     """
-    widest = MAX_ASPECT * aspect / ASPECT
-    best, best_key = 1, (False, -np.inf)
-    for k in range(1, max(2, int(np.sqrt(length / max(height, 1e-9))) + 3)):
-        width = length / k + (TURN_GAP if k > 1 else 0.0)
-        tall = max(k * height + (k - 1) * ROW_GAP + 0.45 * depth, 1e-9)
-        scale = min(aspect / width, 1.0 / tall)
-        key = (width / tall <= widest, scale if width / tall <= widest else -width / tall)
-        if key > best_key:
-            best, best_key = k, key
-    return best
+    options = [
+        (*picture_scale(length / k, k, height, depth, aspect), k)
+        for k in range(1, max(2, int(np.sqrt(length / max(height, 1e-9))) + 3))
+    ]
+    top = max(scale for scale, _, _ in options)
+    return min((misfit, k) for scale, misfit, k in options if scale >= 0.99 * top)[1]
+
+
+def picture_scale(
+    row: float, k: int, height: float, depth: float = 0.0, aspect: float = ASPECT
+) -> tuple[float, float]:
+    """Scale (frame size / picture size, larger is better) of ``k`` rows, the longest ``row``
+    long, each ``height`` high, and how far the picture's shape is from the frame's (the
+    absolute log of the ratio of their aspects; 0 is a perfect fit).
+
+    Examples
+    --------
+    >>> [round(v, 3) for v in picture_scale(25.0, 4, 4.0)]
+    [0.054, 0.218]
+    """
+    width = row + (TURN_GAP if k > 1 else 0.0)
+    tall = max(k * height + (k - 1) * ROW_GAP + 0.45 * depth, 1e-9)
+    return min(aspect / width, 1.0 / tall), abs(float(np.log(width / tall / aspect)))
 
 
 def wrap_rows(
     starts: np.ndarray, ends: np.ndarray, crossing: np.ndarray, n_rows: int
 ) -> np.ndarray:
-    """Row of each column: cuts near ``k/n_rows`` of the length, at the least-crossed boundary.
+    """Row of each column: cuts near ``k/n_rows`` of the length, at the least-crossed boundary
+    (searched within :data:`CUT_WINDOW` of a row around the ideal cut, or anywhere after the
+    previous cut when no column ends there).
 
     Parameters
     ----------
@@ -105,8 +119,10 @@ def wrap_rows(
         target = starts[0] + k * per_row
         lo = max(int(np.searchsorted(ends, target - CUT_WINDOW * per_row)), previous + 1)
         hi = min(int(np.searchsorted(ends, target + CUT_WINDOW * per_row)), n - 2)
-        if lo > hi:
-            continue
+        if lo > hi:  # no boundary near the ideal cut (a long unit): the nearest one anywhere
+            lo, hi = previous + 1, n - 2
+            if lo > hi:
+                break
         window = np.arange(lo, hi + 1)
         # fewest crossing edges first, then closest to the ideal cut
         score = crossing[window] * per_row + np.abs(ends[window] - target)

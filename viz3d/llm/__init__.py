@@ -23,7 +23,7 @@ Examples
 2
 """
 
-from importlib import import_module
+from viz3d._lazy import lazy_exports
 
 # public name -> module that defines it; imported on first access
 _LAZY = {
@@ -45,13 +45,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'viz3d.llm' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

@@ -11,21 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from viz3d.errors import InputError
-from viz3d.llm import forward, geometry
+from viz3d.llm import forward
 from viz3d.llm.inputs import prepare
-from viz3d.render.scene import Scene
 
-#: Tallest bar, in token spacings.
-BAR_HEIGHT = 2.4
-#: Distance between layer rows, in token spacings (wide enough to see over a row into the next).
-ROW_GAP = 1.6
+if TYPE_CHECKING:
+    from viz3d.render.scene import Scene
 
 
 def token_activation_norms(
@@ -136,15 +133,19 @@ def plot_token_activations(
     """
     tokens = prepare(model, text, tokenizer=tokenizer, input_ids=input_ids)
     norms, rows = token_activation_norms(model, tokens.ids, module=module)
+    from viz3d.render.transformer.activations import draw_token_activations
+
     shown = np.log10(np.maximum(norms, 1e-12)) if log else norms
-    scene = _draw(shown, rows, tokens.labels, cmap, "log10 L2 norm\n" if log else "L2 norm\n")
     what = f"outputs of {module}" if module else "residual stream"
-    geometry.add_title(
-        scene,
-        f"Token activations: {what}",
-        f"{type(model).__name__}  -  {len(tokens)} tokens x {len(rows)} rows  -  bar height = "
-        + ("log10 " if log else "")
-        + "L2 norm of each token's vector",
+    scene = draw_token_activations(
+        shown,
+        rows,
+        tokens.labels,
+        cmap=cmap,
+        bar_title="log10 L2 norm" if log else "L2 norm",
+        title=f"Token activations: {what}",
+        subtitle=f"{type(model).__name__}  -  {len(tokens)} tokens x {len(rows)} rows  -  "
+        f"bar height = {'log10 ' if log else ''}L2 norm of each token's vector",
     )
     scene.metadata.update(
         view="token_activations",
@@ -156,64 +157,6 @@ def plot_token_activations(
     )
     if show:
         scene.show()
-    return scene
-
-
-def _draw(
-    values: np.ndarray, rows: list[str], labels: list[str], cmap: str, bar_title: str
-) -> Scene:
-    n_rows, n_tokens = values.shape
-    x, y = np.meshgrid(np.arange(n_tokens, dtype=float), ROW_GAP * np.arange(n_rows, dtype=float))
-    low = min(float(values.min()), 0.0)
-    span = max(float(values.max()) - low, 1e-12)
-    heights = BAR_HEIGHT * (values - low) / span
-    scene = Scene(background=geometry.BACKGROUND)
-    base = np.column_stack([x.ravel(), y.ravel(), np.zeros(x.size)])
-    clim = (
-        float(values.min()),
-        float(values.max()) if values.max() > values.min() else float(values.min()) + 1,
-    )
-    scene.add_mesh(
-        geometry.bars(base, heights.ravel(), (0.7, 0.7), values.ravel()),
-        name="bars",
-        scalars="value",
-        cmap=cmap,
-        clim=clim,
-        scalar_bar_args=geometry.scalar_bar(bar_title),
-        ambient=0.3,
-        diffuse=0.7,
-        specular=0.2,
-    )
-    y_end = ROW_GAP * (n_rows - 1)
-    scene.add_mesh(
-        geometry.floor((0, 0), (n_tokens - 1, y_end), z=-0.01),
-        name="floor",
-        color=geometry.MUTED,
-        lighting=False,
-    )
-    geometry.add_labels(
-        scene,
-        np.column_stack([np.arange(n_tokens), np.full(n_tokens, -1.0), np.zeros(n_tokens)]),
-        labels,
-        name="token-labels",
-        font_size=15,
-        height=0.3,
-    )
-    geometry.add_labels(
-        scene,
-        np.column_stack([np.full(n_rows, -1.6), y[:, 0], np.zeros(n_rows)]),
-        rows,
-        name="row-labels",
-        font_size=12,
-        height=0.25,
-        facing="+z",
-    )
-    geometry.frame_camera(
-        scene,
-        (-2.5, -1.3, 0),
-        (n_tokens - 0.5, y_end + 0.5, BAR_HEIGHT),
-        direction=(-0.45, -1.0, 1.35),
-    )
     return scene
 
 

@@ -19,21 +19,18 @@ switched on for the call (SDPA returns none) and ``output_attentions=True``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
 from viz3d.errors import InputError
-from viz3d.llm import forward, geometry
+from viz3d.llm import forward
 from viz3d.llm.inputs import prepare
-from viz3d.render.scene import Scene
 
-#: Height of one panel (keys to queries), in token spacings.
-PANEL_HEIGHT = 2.6
-#: Opacity classes: weights from each lower edge up get that opacity (few actors, readable depth).
-OPACITY_STEPS = ((0.0, 0.3), (0.15, 0.6), (0.4, 0.95))
+if TYPE_CHECKING:
+    from viz3d.render.scene import Scene
 
 
 def attention_weights(model: nn.Module, ids: torch.Tensor) -> np.ndarray:
@@ -144,16 +141,21 @@ def plot_attention(
         what = f"layer {layer}, " + (
             f"head {heads[0]}" if head is not None else f"all {n_heads} heads"
         )
-    scene, arcs = _draw(panels, tokens.labels, threshold, cmap, stack_layers)
+    from viz3d.render.transformer.attention import draw_attention
+
     rows = (
         "arcs rise from the keys a layer reads to the queries it writes"
         if stack_layers
         else "lower row: keys, upper row: queries"
     )
-    geometry.add_title(
-        scene,
-        f"Attention: {what}",
-        f"{type(model).__name__}  -  {rows}  -  arcs for weights >= {threshold:g}; "
+    scene, arcs = draw_attention(
+        panels,
+        tokens.labels,
+        threshold=threshold,
+        cmap=cmap,
+        stacked=stack_layers,
+        title=f"Attention: {what}",
+        subtitle=f"{type(model).__name__}  -  {rows}  -  arcs for weights >= {threshold:g}; "
         "width, colour and opacity follow the weight",
     )
     scene.metadata.update(
@@ -179,91 +181,3 @@ class _Panel(NamedTuple):
     weights: np.ndarray
     depth: int
     level: int
-
-
-def _draw(
-    panels: list[_Panel],
-    labels: list[str],
-    threshold: float,
-    cmap: str,
-    stacked: bool,
-) -> tuple[Scene, list[list[float]]]:
-    n = len(labels)
-    gap = max(2.0, 0.6 * n)  # depth between head panels: room for the bowing arcs, panels apart
-    curves, strengths, arcs = [], [], []
-    rows: dict[tuple[int, int], None] = {}
-    for layer, head, matrix, depth, level in panels:
-        y, z0 = depth * gap, level * PANEL_HEIGHT
-        rows[(depth, level)] = rows[(depth, level + 1)] = None
-        for query, key in zip(*np.nonzero(matrix >= threshold), strict=True):
-            start, end = np.array([key, y, z0]), np.array([query, y, z0 + PANEL_HEIGHT])
-            bulge = np.array([0.0, -0.22 * abs(int(query) - int(key)) - 0.05, 0.0])
-            curves.append(geometry.bezier(start, end, bulge))
-            strengths.append(float(matrix[query, key]))
-            arcs.append([layer, head, int(query), int(key), float(matrix[query, key])])
-    scene = Scene(background=geometry.BACKGROUND)
-    strengths_arr = np.asarray(strengths)
-    edges = [low for low, _ in OPACITY_STEPS[1:]] + [np.inf]
-    for (low, opacity), high in zip(OPACITY_STEPS, edges, strict=True):
-        chosen = np.flatnonzero((strengths_arr >= low) & (strengths_arr < high))
-        if not chosen.size:
-            continue
-        mesh = geometry.tubes([curves[i] for i in chosen], strengths_arr[chosen], (0.012, 0.09))
-        scene.add_mesh(
-            mesh,
-            name=f"arcs-{low:g}",
-            scalars="weight",
-            cmap=cmap,
-            clim=(0.0, 1.0),
-            opacity=opacity,
-            show_scalar_bar=True,
-            scalar_bar_args=geometry.scalar_bar("attention weight\n"),
-            smooth_shading=True,
-        )
-    depths = max(d for d, _ in rows) + 1
-    levels = max(level for _, level in rows) + 1
-    token_points = np.array([[i, d * gap, lv * PANEL_HEIGHT] for d, lv in rows for i in range(n)])
-    scene.add_mesh(
-        geometry.spheres(token_points, 0.16), name="tokens", color="#c9d1e0", smooth_shading=True
-    )
-    x = np.arange(n, dtype=float)
-    top = (levels - 1) * PANEL_HEIGHT
-    # receding panels foreshorten the rows: smaller labels overlap less
-    font = 14 if depths == 1 else 12
-    geometry.add_labels(
-        scene,
-        np.column_stack([x, np.zeros(n), np.full(n, -0.45)]),
-        labels,
-        name="key-labels",
-        font_size=font,
-        height=0.28,
-    )
-    back = (depths - 1) * gap  # queries labelled on the back panel, where no panel hides them
-    geometry.add_labels(
-        scene,
-        np.column_stack([x, np.full(n, back), np.full(n, top + 0.45)]),
-        labels,
-        name="query-labels",
-        font_size=font,
-        height=0.28,
-    )
-    side = [
-        (f"layer {layer}" if stacked else f"head {head}", depth * gap, (level + 0.5) * PANEL_HEIGHT)
-        for layer, head, _, depth, level in panels
-    ]
-    geometry.add_labels(
-        scene,
-        np.array([[-1.3, y, z] for _, y, z in side]),
-        [s for s, _, _ in side],
-        name="panel-labels",
-        font_size=12,
-        height=0.25,
-        color="#9aa3b5",
-    )
-    geometry.frame_camera(
-        scene,
-        (-1.8, -0.3 * n, -0.6),
-        (n - 0.5, (depths - 1) * gap, top + 0.6),
-        direction=(-0.65, -1.0, 0.5) if depths > 1 else (-0.15, -1.0, 0.25),
-    )
-    return scene, arcs

@@ -10,22 +10,20 @@ path of the sentence through the space shows. PCA is exact and fast (numpy SVD);
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
 from torch import nn
 
 from viz3d.errors import InputError
-from viz3d.llm import forward, geometry
+from viz3d.llm import forward
 from viz3d.llm.inputs import TokenInputs, load_tokenizer, prepare, single_token_id
-from viz3d.render import meshes
-from viz3d.render.scene import Scene
+
+if TYPE_CHECKING:
+    from viz3d.render.scene import Scene
 
 Method = Literal["pca", "tsne"]
-
-#: Side of the cube (or square) the projected points are scaled into.
-EXTENT = 10.0
 
 
 def project(
@@ -65,7 +63,8 @@ def project(
     vectors = np.asarray(vectors, dtype=np.float64)
     if len(vectors) < 2:
         raise InputError(
-            f"{len(vectors)} vector(s) cannot be projected; give at least 2 distinct tokens"
+            f"{len(vectors)} vector(s) cannot be projected; give at least 2 distinct tokens "
+            "(a longer text= / --text, or more input_ids= / --ids)"
         )
     if method == "pca":
         centred = vectors - vectors.mean(axis=0)
@@ -82,7 +81,8 @@ def project(
             from sklearn.manifold import TSNE
         except ImportError as exc:
             raise InputError(
-                "method='tsne' needs scikit-learn: pip install scikit-learn (or use method='pca')"
+                "method='tsne' needs scikit-learn: pip install scikit-learn (or use "
+                "method='pca', on the command line --method pca)"
             ) from exc
         perplexity = float(min(30.0, max(1.0, (len(vectors) - 1) / 3)))
         tsne = TSNE(
@@ -174,17 +174,22 @@ def plot_token_embeddings(
             else "embedding output"
         )
     coords, explained = project(vectors, method, dims)
-    scene = _draw(coords, labels, positions, cmap, connect=layer is not None)
+    from viz3d.render.transformer.embeddings import draw_token_embeddings
+
     axes = (
         ", ".join(f"PC{i + 1} {100 * e:.0f}%" for i, e in enumerate(explained))
         if explained
         else "t-SNE axes"
     )
-    geometry.add_title(
-        scene,
-        f"Token embeddings: {source}",
-        f"{type(model).__name__}  -  {len(labels)} tokens  -  {method.upper()} to {dims}D ({axes})"
-        + ("  -  line: reading order" if layer is not None else ""),
+    scene = draw_token_embeddings(
+        coords,
+        labels,
+        positions,
+        cmap=cmap,
+        connect=layer is not None,
+        title=f"Token embeddings: {source}",
+        subtitle=f"{type(model).__name__}  -  {len(labels)} tokens  -  {method.upper()} to "
+        f"{dims}D ({axes})" + ("  -  line: reading order" if layer is not None else ""),
     )
     scene.metadata.update(
         view="token_embeddings",
@@ -207,74 +212,3 @@ def _from_token_list(model: nn.Module, words: list[str], tokenizer: Any | None) 
     size = getattr(model.get_input_embeddings(), "num_embeddings", None)
     ids = [vocab[w] if w in vocab else single_token_id(w, tokenizer, size) for w in words]
     return prepare(model, tokenizer=tokenizer, input_ids=ids)
-
-
-def _draw(
-    coords: np.ndarray, labels: list[str], positions: np.ndarray, cmap: str, connect: bool
-) -> Scene:
-    flat = coords.shape[1] == 2
-    points = np.column_stack([coords, np.zeros(len(coords))]) if flat else coords.copy()
-    span = np.ptp(points, axis=0)
-    points = (points - points.min(axis=0)) * (EXTENT / max(float(span.max()), 1e-12))
-    lo, hi = points.min(axis=0), points.max(axis=0)
-    scene = Scene(background=geometry.BACKGROUND)
-    scene.add_mesh(
-        geometry.spheres(points, 0.32, positions),
-        name="points",
-        scalars="value",
-        cmap=cmap,
-        clim=(0.0, max(float(positions.max()), 1.0)),
-        smooth_shading=True,
-        scalar_bar_args=geometry.scalar_bar("token position\n"),
-    )
-    if connect:
-        scene.add_mesh(
-            meshes.polylines([points]),
-            name="reading-order",
-            color="#8a93a6",
-            line_width=2,
-            opacity=0.7,
-        )
-    if flat:
-        scene.add_mesh(
-            geometry.floor(lo, hi, z=-0.3, margin=1.0),
-            name="floor",
-            color=geometry.FLOOR,
-            lighting=False,
-        )
-    else:
-        # drop lines to the floor give each point a readable height
-        base = points.copy()
-        base[:, 2] = lo[2] - 0.5
-        scene.add_mesh(
-            meshes.polylines([np.stack([p, b]) for p, b in zip(points, base, strict=True)]),
-            name="stems",
-            color="#59617a",
-            line_width=1,
-        )
-        scene.add_mesh(
-            geometry.floor(lo, hi, z=lo[2] - 0.5, margin=1.0),
-            name="floor",
-            color=geometry.FLOOR,
-            lighting=False,
-        )
-    # above each point: on the plane "above" is +y (seen from the top), in space it is +z
-    lift = [0.0, 0.6, 0.0] if flat else [0.0, 0.0, 0.55]
-    geometry.add_labels(
-        scene,
-        points + lift,
-        labels,
-        name="token-labels",
-        font_size=14,
-        height=0.35,
-        facing="+z" if flat else "-y",
-    )
-    if flat:
-        geometry.frame_camera(
-            scene, lo - [0.5, 0.5, 0], hi + [0.5, 0.5, 0.6], direction=(0, 0, 1), up=(0, 1, 0)
-        )
-    else:
-        geometry.frame_camera(
-            scene, lo - [0, 0, 0.5], hi + [0, 0, 0.6], direction=(-0.8, -1.0, 0.7)
-        )
-    return scene

@@ -64,7 +64,8 @@ def load_tokenizer(model: nn.Module) -> Any:
     if not where:
         raise InputError(
             f"{type(model).__name__} has no name_or_path (it was not loaded with from_pretrained), "
-            "so no tokenizer sits beside it: pass tokenizer=... or input_ids=..."
+            "so no tokenizer sits beside it: pass tokenizer=... or input_ids=... (on the "
+            "command line: --ids 10,20,30 instead of --text)"
         )
     try:
         from transformers import AutoTokenizer
@@ -74,7 +75,8 @@ def load_tokenizer(model: nn.Module) -> Any:
         raise InputError(
             f"no tokenizer could be loaded from {where!r} without downloading "
             f"({exc.__class__.__name__}: {exc}); save one there with "
-            f"tokenizer.save_pretrained({where!r}), or pass tokenizer=... or input_ids=..."
+            f"tokenizer.save_pretrained({where!r}), or pass tokenizer=... or input_ids=... "
+            "(on the command line: --ids 10,20,30 instead of --text)"
         ) from exc
 
 
@@ -116,7 +118,10 @@ def prepare(
     (['#5', '#17', '#3'], (1, 3))
     """
     if (text is None) == (input_ids is None):
-        raise InputError("pass exactly one of text=... or input_ids=... (a single sequence)")
+        raise InputError(
+            "give the tokens one way: text=... or input_ids=... (a single sequence), "
+            "on the command line --text or --ids, not both and not neither"
+        )
     if input_ids is not None:
         ids = torch.as_tensor(input_ids, dtype=torch.long)
         if ids.dim() == 1:
@@ -133,7 +138,10 @@ def prepare(
                 tokenizer = None  # ids need no tokenizer; labels fall back to "#id"
     else:
         if not isinstance(text, str) or not text.strip():
-            raise InputError(f"text must be a non-empty string, got {text!r}")
+            raise InputError(
+                f"the text must be a non-empty string, got {text!r}; give some words "
+                "(text=... or --text)"
+            )
         tokenizer = tokenizer if tokenizer is not None else load_tokenizer(model)
         ids = torch.as_tensor([tokenizer(text)["input_ids"]], dtype=torch.long)
         if ids.shape[1] == 0:
@@ -177,8 +185,9 @@ def single_token_id(target: int | str, tokenizer: Any | None, vocab_size: int | 
     if isinstance(target, str):
         if tokenizer is None:
             raise InputError(
-                f"target {target!r} is a string but no tokenizer is available: pass tokenizer=... "
-                "or give the target as a token id"
+                f"target {target!r} is a string but no tokenizer is available to encode it: "
+                "give the target as a token id (target=1234, on the command line --target 1234), "
+                "or pass tokenizer=... (a model directory with its tokenizer saved beside it)"
             )
         ids = tokenizer(target, add_special_tokens=False)["input_ids"]
         if len(ids) != 1:
@@ -190,7 +199,12 @@ def single_token_id(target: int | str, tokenizer: Any | None, vocab_size: int | 
         return int(ids[0])
     target = int(target)
     if target < 0 or (vocab_size is not None and target >= vocab_size):
-        raise InputError(f"target id {target} is outside the vocabulary (0..{vocab_size})")
+        raise InputError(
+            f"target id {target} is outside the vocabulary (ids 0 to {vocab_size - 1}); "
+            "give an id in that range or the token as a string (target= / --target)"
+            if vocab_size is not None
+            else f"target id {target} is negative; give a token id from 0 up (target= / --target)"
+        )
     return target
 
 
@@ -198,8 +212,11 @@ def _check_vocab(model: nn.Module, ids: torch.Tensor) -> None:
     """Fail with a clear message instead of an index error deep inside the embedding."""
     embed = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
     size = getattr(embed, "num_embeddings", None)
-    if size is not None and ids.numel() and (int(ids.max()) >= size or int(ids.min()) < 0):
+    outside = ids[(ids >= size) | (ids < 0)] if size is not None else ids[:0]
+    if outside.numel():
+        bad = outside[0]
         raise InputError(
-            f"token id {int(ids.max())} is outside the model's vocabulary of {size}: the tokenizer "
-            "does not belong to this model; pass the matching tokenizer=..."
+            f"token id {int(bad)} is outside the model's vocabulary (ids 0 to {size - 1}): the "
+            "tokenizer does not belong to this model; pass the matching tokenizer=... (on the "
+            "command line: save the model's own tokenizer in its directory, or give --ids)"
         )

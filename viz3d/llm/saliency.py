@@ -13,19 +13,18 @@ parameter's ``.grad`` is touched, frozen models work, and training/eval flags ar
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from viz3d.errors import InputError
-from viz3d.llm import forward, geometry
+from viz3d.llm import forward
 from viz3d.llm.inputs import prepare, single_token_id, token_labels
-from viz3d.render.scene import Scene
 
-#: Tallest bar, in token spacings.
-BAR_HEIGHT = 3.0
+if TYPE_CHECKING:
+    from viz3d.render.scene import Scene
 
 
 def token_saliency(
@@ -78,7 +77,10 @@ def token_saliency(
     vocab = getattr(embed, "num_embeddings", None)
     target_id = None if target is None else single_token_id(target, tokenizer, vocab)
     if target is None and ids.shape[1] < 2:
-        raise InputError("the LM loss needs at least 2 tokens; pass a longer text or a target=")
+        raise InputError(
+            "the LM loss needs at least 2 tokens: give a longer text (text= / --text), or explain "
+            "one next-token logit instead (target= / --target)"
+        )
     caught: dict[str, torch.Tensor] = {}
 
     def swap_in_leaf(_module: nn.Module, _inputs: Any, output: torch.Tensor) -> torch.Tensor:
@@ -96,7 +98,7 @@ def token_saliency(
                     raise InputError(
                         f"{type(model).__name__} returned no loss for labels=input_ids; use a "
                         "model with an LM head (GPT2LMHeadModel, BertForMaskedLM ...) or "
-                        "pass target="
+                        "explain one logit (target= / --target)"
                     )
                 probability = None
             else:
@@ -175,14 +177,17 @@ def plot_gradients(
     values, info = token_saliency(
         model, tokens.ids, target=target, position=position, tokenizer=tokens.tokenizer
     )
-    scene = _draw(values, tokens.labels, cmap)
+    from viz3d.render.transformer.saliency import draw_saliency
+
     detail = f"  -  value {info['value']:.4g}"
     if info["probability"] is not None:
         detail += f", probability {info['probability']:.3g}"
-    geometry.add_title(
-        scene,
-        f"Saliency: gradient x input of the {info['objective']}",
-        f"{type(model).__name__}  -  {len(tokens)} tokens{detail}  -  "
+    scene = draw_saliency(
+        values,
+        tokens.labels,
+        cmap=cmap,
+        title=f"Saliency: gradient x input of the {info['objective']}",
+        subtitle=f"{type(model).__name__}  -  {len(tokens)} tokens{detail}  -  "
         "bar height = L2 norm of grad x embedding, labels: share of the total",
     )
     scene.metadata.update(view="saliency", tokens=tokens.labels, saliency=values.tolist(), **info)
@@ -199,45 +204,3 @@ def _logits(model: nn.Module, out: Any) -> torch.Tensor:
             "explained; use a model with an LM head (GPT2LMHeadModel, BertForMaskedLM ...)"
         )
     return logits
-
-
-def _draw(values: np.ndarray, labels: list[str], cmap: str) -> Scene:
-    n = len(values)
-    top = max(float(values.max()), 1e-12)
-    heights = BAR_HEIGHT * values / top
-    base = np.column_stack([np.arange(n, dtype=float), np.zeros(n), np.zeros(n)])
-    scene = Scene(background=geometry.BACKGROUND)
-    scene.add_mesh(
-        geometry.bars(base, heights, (0.72, 0.72), values),
-        name="bars",
-        scalars="value",
-        cmap=cmap,
-        clim=(0.0, top),
-        scalar_bar_args=geometry.scalar_bar("grad x input (L2)\n"),
-        ambient=0.3,
-        diffuse=0.7,
-        specular=0.2,
-    )
-    scene.add_mesh(
-        geometry.floor((0, 0), (n - 1, 0), z=-0.01),
-        name="floor",
-        color=geometry.MUTED,
-        lighting=False,
-    )
-    geometry.add_labels(
-        scene, base + [0.0, -0.95, 0.0], labels, name="token-labels", font_size=15, height=0.3
-    )
-    shares = values / max(float(values.sum()), 1e-12)
-    geometry.add_labels(
-        scene,
-        base + np.column_stack([np.zeros((n, 2)), heights + 0.35]),
-        [f"{100 * s:.0f}%" for s in shares],
-        name="share-labels",
-        font_size=12,
-        height=0.22,
-        color="#b8c0d0",
-    )
-    geometry.frame_camera(
-        scene, (-0.6, -1.3, 0), (n - 0.4, 0.6, BAR_HEIGHT + 0.6), direction=(-0.3, -1.0, 0.55)
-    )
-    return scene

@@ -18,16 +18,19 @@ labels (see :mod:`viz3d.render.labels`); hovering a layer shows its facts.
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import numpy as np
 import pyvista as pv
 
 from viz3d.layout import Layout, human
+from viz3d.layout.containers import ghost_count
 from viz3d.layout.neurons import SLICE_FILL, SLICES, slice_centers
 from viz3d.render import colors as colormod
 from viz3d.render import labels as labelmod
 from viz3d.render import meshes
+from viz3d.render.camera import box_corners, view_basis
 from viz3d.render.scene import WINDOW_SIZE, Scene
 
 #: Background and foreground of the default dark theme.
@@ -35,6 +38,8 @@ BACKGROUND = "#12151c"
 FOREGROUND = "#e8eaf0"
 EDGE_COLOR = "#7d8595"
 SKIP_COLOR = "#ffb347"
+#: Module container colours by nesting depth (outermost first, then cycling).
+CONTAINER_COLORS = ["#4f8cff", "#38c9a0", "#e8a33d", "#b57cf0", "#ef6f8e"]
 #: Camera direction from the model's centre (front-left, above), before normalising.
 VIEW_DIRECTION = np.array([-0.25, -1.0, 0.45])
 
@@ -112,8 +117,9 @@ def build_scene(
     _add_glyphs(scene, layout, coloring)
     _add_edges(scene, layout)
     _add_neurons(scene, layout, glow)
-    _add_camera(scene, layout)
+    _add_containers(scene, layout)
     _add_legends(scene, layout, coloring, heading)
+    _add_camera(scene, layout)  # above the legend
     if labels:
         _add_labels(scene, layout, max_labels)
     return scene
@@ -193,6 +199,85 @@ def _add_edges(scene: Scene, layout: Layout) -> None:
         )
 
 
+def _add_containers(scene: Scene, layout: Layout) -> None:
+    """Module boxes: one translucent mesh coloured by nesting depth, ghost copies behind folded
+    blocks, thin outlines, and a pickable tab on each box's top front edge (the faces stay
+    unpickable so the layers inside them can still be hovered)."""
+    if not layout.containers:
+        return
+    boxes = layout.containers
+    lo = np.array([c["lo"] for c in boxes], dtype=float)
+    hi = np.array([c["hi"] for c in boxes], dtype=float)
+    rgb = _hex_rgb(CONTAINER_COLORS)[[c["depth"] % len(CONTAINER_COLORS) for c in boxes]]
+    ids = len(layout) + np.arange(len(boxes))
+    scene.add_mesh(
+        meshes.boxes((lo + hi) / 2, hi - lo, ids, {"rgb": rgb}),
+        name="containers",
+        scalars="rgb",
+        rgb=True,
+        opacity=0.13,
+        show_scalar_bar=False,
+    )
+    ghost = [(k, j) for k, c in enumerate(boxes) for j in range(1, ghost_count(c["repeat"]) + 1)]
+    outline_lo, outline_hi, outline_rgb = [lo], [hi], [rgb]
+    if ghost:
+        which = np.array([k for k, _ in ghost])
+        shift = np.array([np.multiply(boxes[k]["ghost_offset"], j) for k, j in ghost])
+        scene.add_mesh(
+            meshes.boxes((lo + hi)[which] / 2 + shift, (hi - lo)[which], ids[which]),
+            name="container-ghosts",
+            color=CONTAINER_COLORS[0],
+            opacity=0.05,
+        )
+        outline_lo.append(lo[which] + shift)
+        outline_hi.append(hi[which] + shift)
+        outline_rgb.append((rgb[which] * 0.45).astype(np.uint8))
+    lines = _box_outlines(np.concatenate(outline_lo), np.concatenate(outline_hi))
+    scene.add_mesh(
+        meshes.polylines(lines, {"rgb": np.repeat(np.concatenate(outline_rgb), 6, axis=0)}),
+        name="container-edges",
+        scalars="rgb",
+        rgb=True,
+        line_width=1.5,
+        opacity=0.8,
+        show_scalar_bar=False,
+    )
+    extent = hi - lo
+    tab = np.column_stack(
+        [np.minimum(1.6, 0.35 * extent[:, 0]), np.full(len(boxes), 0.04), np.full(len(boxes), 0.1)]
+    )
+    at = np.column_stack([lo[:, 0] + tab[:, 0] / 2, lo[:, 1], hi[:, 2] - tab[:, 2] / 2])
+    scene.add_mesh(
+        meshes.boxes(at, tab, ids, {"rgb": rgb}),
+        name="container-tabs",
+        pickable=True,
+        scalars="rgb",
+        rgb=True,
+        show_scalar_bar=False,
+    )
+    for k, c in enumerate(boxes):
+        facts = {key: c[key] for key in ("name", "type", "params", "flops", "repeat", "depth")}
+        if c.get("member_facts"):
+            facts["member_facts"] = c["member_facts"]
+        scene.node_info[int(ids[k])] = {**facts, "kind": "container", "index": int(ids[k])}
+
+
+def _box_outlines(lo: np.ndarray, hi: np.ndarray) -> list[np.ndarray]:
+    """The 12 edges of each box as 6 polylines: bottom and top loops and 4 uprights."""
+    unit = np.array([[x, y, z] for z in (0, 1) for x, y in ((0, 0), (1, 0), (1, 1), (0, 1))])
+    corners = lo[:, None, :] + (hi - lo)[:, None, :] * unit[None]
+    loop = [0, 1, 2, 3, 0]
+    out: list[np.ndarray] = []
+    for c in corners:
+        out += [c[loop], c[[k + 4 for k in loop]]]
+        out += [c[[k, k + 4]] for k in range(4)]
+    return out
+
+
+def _hex_rgb(colors: list[str]) -> np.ndarray:
+    return np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in colors], dtype=np.uint8)
+
+
 def _add_neurons(scene: Scene, layout: Layout, glow: bool) -> None:
     if not len(layout.neuron_points):
         return
@@ -220,7 +305,13 @@ def _add_neurons(scene: Scene, layout: Layout, glow: bool) -> None:
 
 def _add_camera(scene: Scene, layout: Layout) -> None:
     lo, hi = layout.bounds
-    fit_camera(scene, lo, hi, points=_layout_points(layout), directions=VIEW_DIRECTIONS)
+    # a long legend (a line per layer class) fills the lower left corner: frame the model above
+    legend = [labelmod.legend_rectangle(t.text) for t in scene.texts if t.name == "legend"]
+    top = min([FRAME[3], *(r[1] / WINDOW_SIZE[1] for r in legend)])
+    frame = (*FRAME[:3], top)
+    fit_camera(
+        scene, lo, hi, points=_layout_points(layout), directions=VIEW_DIRECTIONS, frame=frame
+    )
 
 
 #: Part of the window the model may use (see :data:`viz3d.render.labels.FRAME`).
@@ -238,27 +329,27 @@ def fit_camera(
     *,
     points: np.ndarray | None = None,
     directions: tuple[np.ndarray, ...] | None = None,
+    frame: tuple[float, float, float, float] = FRAME,
 ) -> None:
     """Look at the box ``lo..hi`` from the front-left, above, as close as fits it in the frame.
 
     The camera looks along :data:`VIEW_DIRECTION` (or the one of ``directions`` that shows the
     model largest) and is moved sideways and as near as possible so that every one of
-    ``points`` (default: the box's 8 corners) projects inside :data:`FRAME` of a
+    ``points`` (default: the box's 8 corners) projects inside ``frame`` (default
+    :data:`FRAME`: left, top, right, bottom as fractions of the window) of a
     :data:`~viz3d.render.scene.WINDOW_SIZE` window: the model fills the frame instead of
     sitting in the middle of the box's empty corners.
     """
     lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
     center = (lo + hi) / 2
     if points is None or not len(points):
-        points = np.array(
-            [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
-        )
+        points = box_corners(lo, hi)
     q = np.asarray(points, dtype=float).reshape(-1, 3) - center
     size = max(float(np.linalg.norm(hi - lo)), 1.0)
     # the nearest fitting camera shows the model largest
     distance, focal, direction = min(
         (
-            (*_fit(q, d / np.linalg.norm(d), size), d / np.linalg.norm(d))
+            (*_fit(q, d / np.linalg.norm(d), size, frame), d / np.linalg.norm(d))
             for d in (directions or (VIEW_DIRECTION,))
         ),
         key=lambda fit: fit[0],
@@ -267,16 +358,16 @@ def fit_camera(
     scene.set_camera(focal + direction * distance, focal, (0.0, 0.0, 1.0))
 
 
-def _fit(q: np.ndarray, direction: np.ndarray, size: float) -> tuple[float, np.ndarray]:
-    """Nearest camera distance along ``direction`` and the focal shift that fit ``q`` in FRAME."""
-    up = np.array([0.0, 0.0, 1.0])
-    right = np.cross(-direction, up)
-    right /= np.linalg.norm(right)
-    cam_up = np.cross(right, -direction)
+def _fit(
+    q: np.ndarray, direction: np.ndarray, size: float, frame: tuple[float, ...] = FRAME
+) -> tuple[float, np.ndarray]:
+    """Nearest camera distance along ``direction`` and the focal shift that fit ``q`` in
+    ``frame``."""
+    right, cam_up = view_basis(direction)
     along, across, upward = q @ direction, q @ right, q @ cam_up
     tan_v = np.tan(np.radians(15))
     tan_h = tan_v * WINDOW_SIZE[0] / WINDOW_SIZE[1]
-    left, top, right_edge, bottom = FRAME
+    left, top, right_edge, bottom = frame
     # normalised device coordinates of the frame (y grows upwards)
     x_lo, x_hi = 2 * left - 1, 2 * right_edge - 1
     y_lo, y_hi = 1 - 2 * bottom, 1 - 2 * top
@@ -301,8 +392,9 @@ def _fit(q: np.ndarray, direction: np.ndarray, size: float) -> tuple[float, np.n
 
 
 def _layout_points(layout: Layout) -> np.ndarray:
-    """What the camera must keep in view: every glyph corner, every few points of every edge
-    and, over each glyph, room for a label line (about 4% of the model's height)."""
+    """What the camera must keep in view: every glyph corner, every few points of every edge,
+    every module box (with its last ghost) and, over each glyph, room for a label line (about
+    4% of the model's height)."""
     corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]) / 2
     glyphs = (layout.positions[:, None, :] + layout.sizes[:, None, :] * corners).reshape(-1, 3)
     lo, hi = layout.bounds
@@ -311,7 +403,13 @@ def _layout_points(layout: Layout) -> np.ndarray:
     edges = [p[:: max(1, len(p) // 6)] for p in layout.edge_points] + [
         p[-1:] for p in layout.edge_points
     ]
-    return np.concatenate([glyphs, label_room, *edges])
+    boxes = [np.empty((0, 3))]
+    for c in layout.containers:
+        a, b = np.asarray(c["lo"], dtype=float), np.asarray(c["hi"], dtype=float)
+        last = np.multiply(c.get("ghost_offset") or 0.0, ghost_count(c.get("repeat", 1)))
+        box = (a + b) / 2 + (b - a) * corners
+        boxes += [box, box + last]
+    return np.concatenate([glyphs, label_room, *edges, *boxes])
 
 
 def _add_legends(scene: Scene, layout: Layout, coloring: colormod.NodeColors, heading: str) -> None:
@@ -319,7 +417,7 @@ def _add_legends(scene: Scene, layout: Layout, coloring: colormod.NodeColors, he
     scene.add_text(heading, position="upper_left", font_size=13, color=FOREGROUND, name="title")
     legend = [info.get("size_legend", ""), f"colour: {coloring.title}"]
     if layout.edge_skip.any():
-        legend.append("orange arcs: skip connections")
+        legend.append("orange: skip connections")
     if coloring.legend:
         legend += [f"  {name}" for name in list(coloring.legend)[:12]]
     scene.add_text(
@@ -366,11 +464,14 @@ def _add_legends(scene: Scene, layout: Layout, coloring: colormod.NodeColors, he
 
 def _add_labels(scene: Scene, layout: Layout, max_labels: int) -> None:
     every = labelmod.label_texts(layout)
-    # placed for the default camera: no two overlap there, the rest is on hover
-    chosen = labelmod.choose_labels(layout, max_labels, camera=scene.camera, texts=every)
+    legend = [labelmod.legend_rectangle(t.text) for t in scene.texts if t.name == "legend"]
+    # placed for the default camera: no two overlap there nor the legend, the rest is on hover
+    chosen = labelmod.choose_labels(
+        layout, max_labels, camera=scene.camera, texts=every, avoid=np.array(legend)
+    )
     if chosen:
-        tops = labelmod.label_anchors(layout, chosen)
         texts = [every[i] for i in chosen]
+        tops = labelmod.label_anchors(layout, chosen, camera=scene.camera, texts=texts)
         scene.add_point_labels(
             tops,
             texts,
@@ -437,12 +538,14 @@ def _color_style(coloring: colormod.NodeColors) -> dict[str, Any]:
 
 
 def _bar_args(title: str, position_y: float) -> dict[str, Any]:
+    # a long title ("log10 activation RMS (2-98th pct)") would run past the window's right
+    # edge: lines of at most 18 characters stay inside it
     return {
-        "title": title,
+        "title": textwrap.fill(title, 18),
         "vertical": True,
         "position_x": 0.9,
         "position_y": position_y,
-        "height": 0.38,
+        "height": 0.33,  # room above for a two-line title
         "width": 0.035,
         "color": FOREGROUND,
         "title_font_size": 13,

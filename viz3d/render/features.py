@@ -2,13 +2,14 @@
 
 Feature maps, activation-maximisation images and deep-feature-factorisation concepts all end up
 here as :class:`SliceStack` s: a layer (or the model's input/output) and the small pictures to
-stand above it. The planes and textures are the Grad-CAM view's (``render/gradients.py``), so a
-picture reads upright from the front in every view.
+stand above it (:func:`render_feature_slices`), or, in the default scene, on the front of the
+layer's own box (:func:`add_layer_maps`). The planes and textures are the Grad-CAM view's
+(``render/gradients.py``), so a picture reads upright from the front in every view.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,10 @@ ROWS = 4
 #: Most slices drawn in one scene (each is an actor with its own texture).
 MAX_SLICES = 256
 LEADER_COLOR = "#ffd166"
+#: Smallest tile of a layer's maps on its box (scene units), so a thin layer's maps stay legible.
+MIN_TILE = 0.45
+#: Gap between a layer's tiles, as a fraction of a tile.
+TILE_GAP = 0.08
 
 
 @dataclass(frozen=True)
@@ -192,3 +197,102 @@ def render_feature_slices(
         stack.layer: len(stack.pictures) for stack in stacks if stack.pictures
     }
     return scene
+
+
+def add_layer_maps(
+    scene: Scene, layout: Layout, maps: Mapping[str, np.ndarray], *, cmap: str = "magma"
+) -> dict[str, int]:
+    """Draw each layer's activation maps as textured tiles on the front of its own box.
+
+    The tiles stand just in front of the box's face towards the default camera (-y), in the
+    grid that makes them largest within that face (at least :data:`MIN_TILE`), one colour range
+    per layer. A drawn node standing for several layers (a collapsed or folded block) shows the
+    last of them that ran; layers the layout does not draw are skipped. At most
+    :data:`MAX_SLICES` tiles in all: beyond that, evenly spread layers keep theirs.
+
+    Parameters
+    ----------
+    scene : Scene
+        A scene built from ``layout`` (:func:`viz3d.render.build_scene`); changed in place.
+    layout : Layout
+        The layout the scene shows.
+    maps : mapping of str to numpy.ndarray
+        Module name -> its ``k x h x w`` maps, in run order
+        (:func:`viz3d.features.layer_maps.first_channels`).
+    cmap : str, default: "magma"
+        Colour map of the maps.
+
+    Returns
+    -------
+    dict of str to int
+        The layers drawn and their number of tiles (also in ``scene.metadata["feature_maps"]``);
+        tile actors are named ``map-<node>-<channel>``.
+
+    Examples
+    --------
+    >>> import numpy as np, torch, viz3d
+    >>> from viz3d.layout import compute_layout
+    >>> from viz3d.render import build_scene
+    >>> layout = compute_layout(viz3d.trace(torch.nn.Conv2d(1, 2, 3), torch.rand(1, 1, 6, 6)))
+    >>> scene = build_scene(layout)
+    >>> add_layer_maps(scene, layout, {"": np.random.rand(2, 4, 4)})
+    {'': 2}
+    """
+    by_node: dict[int, SliceStack] = {}
+    for name, pictures in maps.items():
+        if len(pictures):
+            try:
+                node = anchor_node(layout, name)
+            except RenderError:
+                continue  # hidden in this view (a collapsed side branch): nothing to stand on
+            by_node.pop(node, None)  # in run order: the last layer of a block wins
+            by_node[node] = SliceStack(name, list(pictures), name, cmap)
+    nodes = list(by_node)
+    per = max((len(stack.pictures) for stack in by_node.values()), default=1)
+    if len(nodes) * per > MAX_SLICES:
+        keep = np.unique(np.linspace(0, len(nodes) - 1, MAX_SLICES // per).round().astype(int))
+        nodes = [nodes[i] for i in keep]
+    for node in nodes:
+        stack = by_node[node]
+        centres, side = _face_tiles(layout.positions[node], layout.sizes[node], len(stack.pictures))
+        for j, (centre, picture) in enumerate(zip(centres, _rgb(stack))):
+            scene.add_mesh(
+                _upright_plane(centre, side, side),
+                name=f"map-{node}-{j}",
+                texture=_texture(picture),
+            )
+    drawn = {by_node[n].layer: len(by_node[n].pictures) for n in nodes}
+    scene.metadata["feature_maps"] = drawn
+    if drawn:
+        legend = next((t for t in scene.texts if t.name == "legend"), None)
+        note = f"tiles: first {per} channels of each conv output ({cmap}, one range per layer)"
+        if legend is not None:
+            scene.add_text(
+                f"{legend.text}\n{note}",
+                position=legend.position,
+                font_size=legend.font_size,
+                color=legend.color,
+                name="legend",
+            )
+    return drawn
+
+
+def _face_tiles(centre: np.ndarray, size: np.ndarray, k: int) -> tuple[np.ndarray, float]:
+    """Centres and side of ``k`` square tiles in the grid that is largest on the box's -y face."""
+    width, height = float(size[0]), float(size[2])
+    # a full grid (2 x 2, not 3 + 1) unless a ragged one has clearly larger tiles
+    _, cols = max(
+        (min(width / c, height / -(-k // c)) * (1.0 if k % c == 0 else 0.8), c)
+        for c in range(1, k + 1)
+    )
+    rows = -(-k // cols)
+    pitch = max(min(width / cols, height / rows), MIN_TILE * (1 + TILE_GAP))
+    col, row = np.arange(k) % cols, np.arange(k) // cols
+    centres = np.column_stack(
+        [
+            centre[0] + (col - (cols - 1) / 2) * pitch,
+            np.full(k, centre[1] - size[1] / 2 - 0.03),
+            centre[2] + ((rows - 1) / 2 - row) * pitch,
+        ]
+    )
+    return centres, pitch / (1 + TILE_GAP)

@@ -20,7 +20,8 @@ from viz3d.render.builder import build_scene, fit_camera
 from viz3d.render.colors import ValueColoring
 from viz3d.render.scene import Scene
 
-VANISHING = ("cyan", "#4cc9f0")
+# magenta, not cyan: module containers are drawn in blues
+VANISHING = ("magenta", "#ff4fd8")
 EXPLODING = ("red", "#ff4d6d")
 FOREGROUND = "#e8eaf0"
 
@@ -53,7 +54,7 @@ def render_gradient_flow(
 ) -> Scene:
     """The architecture coloured by log10 gradient norm, flagged layers outlined.
 
-    Vanishing layers get a cyan outline, exploding ones a red outline; the legend says which.
+    Vanishing layers get a magenta outline, exploding ones a red outline; the legend says which.
 
     Examples
     --------
@@ -244,7 +245,8 @@ def gradient_dynamics_movie(
     >>> out.suffix
     '.gif'
     """
-    from viz3d.render.movie import MovieWriter, even_size
+    from viz3d.render.pyvista.movie import MovieWriter, even_size
+    from viz3d.render.pyvista.plotter import build_plotter, draw
 
     if not snapshots:
         raise RenderError(
@@ -270,22 +272,13 @@ def gradient_dynamics_movie(
         for snap, step in zip(snapshots, steps)
     )
     first = next(scenes)
-    plotter = first.plotter(off_screen=True, window_size=size, interactive=False)
+    plotter = build_plotter(first, True, size, interactive=False)
     try:
         with MovieWriter(path, fps, size, total=hold * len(snapshots), progress=progress) as movie:
             for scene in [first, *scenes]:
                 if scene is not first:
-                    for spec in scene.actors:
-                        if spec.name in ("layers", "ops"):
-                            plotter.add_mesh(spec.mesh, name=spec.name, **spec.kwargs)
-                    title = next(t for t in scene.texts if t.name == "title")
-                    plotter.add_text(
-                        title.text,
-                        position=title.position,
-                        font_size=title.font_size,
-                        color=title.color,
-                        name="title",
-                    )
+                    # only the colours and the title change from one snapshot to the next
+                    draw(plotter, scene, names={"layers", "ops", "title"})
                 frame = plotter.screenshot(return_img=True)
                 for _ in range(hold):
                     movie.append(frame)

@@ -11,22 +11,31 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 import pyvista as pv
+import vtk
 
 from viz3d.layout import Layout
-from viz3d.render.scene import WINDOW_SIZE, Camera
+from viz3d.render.camera import WINDOW_SIZE, Camera
 
 #: Most layer labels in one scene.
 MAX_LABELS = 36
-#: Label font size in pixels (at least 12 px tall at 1280x720).
-FONT_SIZE = 14
+#: Label font size in pixels at 1280x720 (text 13 px tall; see :func:`text_extent`).
+FONT_SIZE = 13
+#: Smallest font any window gets (still legible at 640x360).
+MIN_FONT_SIZE = 9
+#: Smallest window the chosen labels must stay apart in (see :func:`window_font_size`).
+SMALL_WINDOW = (640, 360)
 #: Font size of the ``xN`` badges of folded blocks (labels keep clear of them).
 BADGE_SIZE = 16
-#: Width of a character and height of a line, as multiples of the font size (upper bounds).
-CHAR_WIDTH = 0.62
-LINE_HEIGHT = 1.25
+#: Free pixels kept around each label, so neighbours never touch.
+LABEL_MARGIN = 2
+#: Line height (and font size) in pixels of the legend in the lower left corner at 1280x720.
+LEGEND_LINE = 14
+#: Unique suffixes longer than this many components have their middle elided.
+ELIDE_AFTER = 3
 #: Part of the window the model and its labels use, as fractions (left, top, right, bottom) from
 #: the window's left/top edges: the rest holds the title (top), the legend (bottom) and the
 #: colour bars (right).
@@ -64,12 +73,17 @@ def abbreviate(name: str, max_len: int = 22) -> str:
 def unique_suffixes(names: Sequence[str]) -> list[str]:
     """Shortest trailing part of each dotted module path that no other path ends with.
 
+    A suffix longer than :data:`ELIDE_AFTER` components keeps the component that makes it
+    unique and the shortest tail that still does, eliding the middle with an ellipsis.
+
     Examples
     --------
     >>> unique_suffixes(["layer1.0.conv1", "layer2.0.conv1", "layer2.0.conv2", "fc"])
     ['layer1.0.conv1', 'layer2.0.conv1', 'conv2', 'fc']
     >>> unique_suffixes(["model.layers.0..7", "model.norm"])  # "0..7" is one component
     ['layers.0..7', 'norm']
+    >>> unique_suffixes(["text.encoder.layers.0.attn.q", "image.encoder.layers.0.attn.q"])
+    ['text\u2026attn.q', 'image\u2026attn.q']
     """
     split = [_COMPONENT.split(str(n)) for n in names]
     counts: Counter[str] = Counter()
@@ -82,8 +96,26 @@ def unique_suffixes(names: Sequence[str]) -> list[str]:
         # "0.conv1" or "0..7" alone says little: reach back to a named component
         while k < len(parts) and _NUMBERED.fullmatch(parts[-k]):
             k += 1
-        out.append(".".join(parts[-k:]))
+        out.append(_elide(parts, k, split) if k > ELIDE_AFTER else ".".join(parts[-k:]))
     return out
+
+
+def _elide(parts: list[str], k: int, split: list[list[str]]) -> str:
+    """``head…tail`` for the unique suffix ``parts[-k:]``: its first component and the
+    shortest tail (of 4 characters or more) that no other path has after that component; the
+    whole suffix if none."""
+    head = parts[-k]
+    for j in range(1, k - 1):
+        tail = parts[-j:]
+        # does another path hold `head` somewhere before ending in `tail`?
+        clash = any(
+            other is not parts and other[-j:] == tail and head in other[: len(other) - j]
+            for other in split
+        )
+        # "q" or "0" alone says little: the tail needs a word
+        if not clash and not _NUMBERED.fullmatch(tail[0]) and len(".".join(tail)) >= 4:
+            return head + "\u2026" + ".".join(tail)
+    return ".".join(parts[-k:])
 
 
 def label_texts(layout: Layout) -> list[str]:
@@ -111,6 +143,7 @@ def choose_labels(
     window: tuple[int, int] = WINDOW_SIZE,
     font_size: int = FONT_SIZE,
     texts: Sequence[str] | None = None,
+    avoid: np.ndarray | None = None,
 ) -> list[int]:
     """Indices of the nodes to label, in node order: by priority, never overlapping on screen.
 
@@ -118,8 +151,10 @@ def choose_labels(
     there are few). Inputs and outputs come first, then larger layers, then shallower ones
     (fewer dots in the module path). With a ``camera``, each label's rectangle is projected
     to the ``window`` (see :func:`label_rectangles`) and a label overlapping one already
-    chosen or a badge, or leaving :data:`FRAME`, is dropped; without one, labels are kept
-    apart along x.
+    chosen or a badge, or leaving :data:`FRAME`, is dropped; so is one that would overlap in
+    :data:`SMALL_WINDOW` at its smaller font (:func:`window_font_size`), or overlap one of
+    the ``avoid`` rectangles (say, the legend's: :func:`legend_rectangle`). Without a camera,
+    labels are kept apart along x.
 
     Examples
     --------
@@ -160,11 +195,12 @@ def choose_labels(
             chosen.append(i)
         return sorted(chosen)
     texts = label_texts(layout) if texts is None else texts
-    rects = label_rectangles(
-        label_anchors(layout, ranked), [texts[i] for i in ranked], camera, window, font_size
-    )
+    ranked_texts = [texts[i] for i in ranked]
+    anchors = label_anchors(layout, ranked, camera=camera, texts=ranked_texts, font_size=font_size)
+    rects = _both_windows(anchors, ranked_texts, camera, window, font_size)
     badges = badge_rectangles(layout, camera, window)
     badge_owner = np.array([b["node"] for b in layout.badges], dtype=int)
+    blocked = np.empty((0, 4)) if avoid is None else np.asarray(avoid, dtype=float).reshape(-1, 4)
     chosen, taken = [], np.empty((0, 4))
     for i, rect in zip(ranked, rects):
         if len(chosen) >= max_labels:
@@ -177,19 +213,68 @@ def choose_labels(
             and rect[2] <= FRAME[2] * window[0]
             and rect[3] <= FRAME[3] * window[1]
         )
-        if not inside or overlapping(np.vstack([taken, others]), rect).any():
+        if not inside or overlapping(np.vstack([taken, others, blocked]), rect).any():
             continue
         chosen.append(i)
         taken = np.vstack([taken, rect])
     return sorted(chosen)
 
 
-def label_anchors(layout: Layout, indices: Sequence[int]) -> np.ndarray:
-    """Where each label stands: just above the top of its glyph."""
+def label_anchors(
+    layout: Layout,
+    indices: Sequence[int],
+    *,
+    camera: Camera | None = None,
+    texts: Sequence[str] | None = None,
+    window: tuple[int, int] = WINDOW_SIZE,
+    font_size: int = FONT_SIZE,
+) -> np.ndarray:
+    """Where each label stands: just above the top of its glyph.
+
+    With a ``camera`` and the labels' ``texts``, a label that would run past the left or right
+    edge of :data:`FRAME` (in ``window`` or in :data:`SMALL_WINDOW`) is moved sideways (along
+    the camera's right) just enough to stay inside, as long as it fits at all.
+    """
     idx = np.asarray(indices, dtype=int)
     anchors = layout.positions[idx].copy()
     anchors[:, 2] += layout.sizes[idx, 2] / 2 + 0.15
-    return anchors
+    if camera is None or texts is None or not len(idx):
+        return anchors
+    rects = _both_windows(anchors, texts, camera, window, font_size)
+    # a pixel inside the edges, so rounding cannot leave a moved label touching them
+    left, right = FRAME[0] * window[0] + 1, FRAME[2] * window[0] - 1
+    fits = rects[:, 2] - rects[:, 0] <= right - left
+    shift = np.where(
+        fits, np.maximum(left - rects[:, 0], 0) - np.maximum(rects[:, 2] - right, 0), 0.0
+    )
+    # pixels to scene units at each anchor's depth
+    position = np.asarray(camera.position, dtype=float)
+    forward = np.asarray(camera.focal_point, dtype=float) - position
+    forward /= np.linalg.norm(forward)
+    side = np.cross(forward, np.asarray(camera.up, dtype=float))
+    side /= np.linalg.norm(side)
+    focal = window[1] / 2 / np.tan(np.radians(camera.view_angle) / 2)
+    depth = (anchors - position) @ forward
+    return anchors + side * (shift * depth / focal)[:, None]
+
+
+def _both_windows(
+    anchors: np.ndarray,
+    texts: Sequence[str],
+    camera: Camera,
+    window: tuple[int, int],
+    font_size: int,
+) -> np.ndarray:
+    """Label rectangles in ``window`` joined with those in :data:`SMALL_WINDOW` (scaled to
+    ``window``), where the font shrinks less than the picture (:func:`window_font_size`)."""
+    rects = label_rectangles(anchors, texts, camera, window, font_size)
+    small = label_rectangles(
+        anchors, texts, camera, SMALL_WINDOW, window_font_size(SMALL_WINDOW, font_size)
+    )
+    small *= np.tile([window[0] / SMALL_WINDOW[0], window[1] / SMALL_WINDOW[1]], 2)
+    return np.column_stack(
+        [np.minimum(rects[:, :2], small[:, :2]), np.maximum(rects[:, 2:], small[:, 2:])]
+    )
 
 
 def project(points: np.ndarray, camera: Camera, window: tuple[int, int]) -> np.ndarray:
@@ -226,15 +311,75 @@ def label_rectangles(
 ) -> np.ndarray:
     """Screen rectangles ``(x0, y0, x1, y1)`` of labels drawn centred above their anchors.
 
-    A character is taken as :data:`CHAR_WIDTH` x the font size wide and a line as
-    :data:`LINE_HEIGHT` x the font size tall, which bounds VTK's default font.
+    Each rectangle is the text's extent as VTK lays it out (:func:`text_extent`), grown by
+    :data:`LABEL_MARGIN` on every side; its bottom edge stands on the projected anchor, as
+    PyVista's point labels do.
     """
     centre = project(anchors, camera, window)
-    width = np.array([len(t) for t in texts], dtype=float) * CHAR_WIDTH * font_size + 4
-    height = LINE_HEIGHT * font_size
+    extent = np.array([text_extent(t, font_size) for t in texts], dtype=float).reshape(-1, 2)
+    width, height = extent[:, 0] + 2 * LABEL_MARGIN, extent[:, 1] + LABEL_MARGIN
     return np.column_stack(
-        [centre[:, 0] - width / 2, centre[:, 1] - height, centre[:, 0] + width / 2, centre[:, 1]]
+        [
+            centre[:, 0] - width / 2,
+            centre[:, 1] - height,
+            centre[:, 0] + width / 2,
+            centre[:, 1] + LABEL_MARGIN,
+        ]
     )
+
+
+@lru_cache(maxsize=4096)
+def text_extent(text: str, font_size: int, bold: bool = False) -> tuple[int, int]:
+    """Width and height in pixels of ``text`` drawn in VTK's default font (Arial) at
+    ``font_size``, measured by VTK's own text renderer (what the labels are drawn with).
+
+    Examples
+    --------
+    >>> w, h = text_extent("layer2.0.conv1 \u00b7 Conv2d", 13)
+    >>> h >= 12 and 120 < w < 200
+    True
+    """
+    prop = vtk.vtkTextProperty()
+    prop.SetFontFamilyToArial()
+    prop.SetFontSize(int(font_size))
+    prop.SetBold(bool(bold))
+    box = [0, 0, 0, 0]
+    _TEXT_RENDERER.GetBoundingBox(prop, str(text), box, 72)
+    return box[1] - box[0] + 1, box[3] - box[2] + 1
+
+
+_TEXT_RENDERER = vtk.vtkTextRenderer()
+
+
+def legend_rectangle(text: str, window: tuple[int, int] = WINDOW_SIZE) -> np.ndarray:
+    """Screen rectangle of a legend drawn in the lower left corner (``add_text`` at
+    ``"lower_left"``, font size 9): VTK's corner annotation draws it about
+    :data:`LEGEND_LINE` pixels a line at 1280x720, scaled with the window's height.
+
+    Examples
+    --------
+    >>> [float(v) for v in legend_rectangle("one line\\nand another")]
+    [0.0, 684.0, 97.0, 720.0]
+    """
+    lines = str(text).splitlines() or [""]
+    scale = window[1] / WINDOW_SIZE[1]
+    width = max(text_extent(line, LEGEND_LINE)[0] for line in lines) + 8
+    height = LEGEND_LINE * len(lines) + 8
+    return np.array([0.0, window[1] - height * scale, width * scale, float(window[1])])
+
+
+def window_font_size(window: tuple[int, int], base: int = FONT_SIZE) -> int:
+    """Font size for a window: ``base`` at 1280x720, growing and shrinking with the square root
+    of the window's scale (its height against 720 px, or width against 1280 px if less), never
+    under :data:`MIN_FONT_SIZE`.
+
+    Examples
+    --------
+    >>> window_font_size((1280, 720)), window_font_size((640, 360)), window_font_size((1920, 1080))
+    (13, 9, 16)
+    """
+    scale = min(window[0] / WINDOW_SIZE[0], window[1] / WINDOW_SIZE[1])
+    return max(MIN_FONT_SIZE, int(round(base * np.sqrt(max(scale, 0.0)))))
 
 
 def badge_rectangles(
@@ -245,8 +390,10 @@ def badge_rectangles(
         return np.empty((0, 4))
     where = np.array([b["position"] for b in layout.badges], dtype=float)
     centre = project(where, camera, window)
-    width = np.array([len(b["text"]) for b in layout.badges]) * CHAR_WIDTH * BADGE_SIZE + 14
-    half_height = (LINE_HEIGHT * BADGE_SIZE + 8) / 2
+    # bold text in a rounded box with a margin (PyVista's shape="rounded_rect")
+    extent = np.array([text_extent(b["text"], BADGE_SIZE, True) for b in layout.badges])
+    width = extent[:, 0] + 14.0
+    half_height = (extent[:, 1] + 8.0) / 2
     return np.column_stack(
         [
             centre[:, 0] - width / 2,

@@ -1,48 +1,50 @@
-"""``Scene``: a renderer-independent recipe for a 3D picture, made a PyVista plotter on demand.
+"""``Scene``: a renderer-independent recipe for a 3D picture, drawn by a backend on demand.
 
-A :class:`Scene` stores *what* to draw - meshes with their ``add_mesh`` options, texts, point
-labels, a camera, a background, a title, metadata and per-node hover information - and builds a
-fresh :class:`pyvista.Plotter` from it whenever one is needed (:meth:`Scene.plotter`). Every
-output goes through that one method: the interactive window, screenshots, movies and the
-HTML/glTF/VTK exports, so a picture and its export always agree.
+A :class:`Scene` stores *what* to draw as plain data - meshes (:class:`MeshData`) with their
+``add_mesh`` options, texts, point labels, a camera, a background, a title, metadata, per-node
+hover information, the layout and overlays - and imports no renderer. Two backends read it: the
+PyVista backend (:mod:`viz3d.render.pyvista`: window, PNG, movies, glTF, VTK) and the web viewer
+(:mod:`viz3d.render.web`). The drawing methods here (:meth:`Scene.plotter`,
+:meth:`Scene.screenshot`, the movies and exports) load their backend when called.
 
 The recipe is the stable surface other parts of viz3d build on:
 
 * the layer renderer (:func:`viz3d.render.build_scene`) fills it from a
   :class:`viz3d.layout.Layout`,
 * the landscape renderer adds surface meshes with :meth:`Scene.add_mesh` / :meth:`Scene.add_text`,
-* the movie writer calls :meth:`Scene.plotter`, then moves ``plotter.camera`` frame by frame,
-  starting from :attr:`Scene.camera`.
+* the PyVista backend replays it into a plotter (:mod:`viz3d.render.pyvista.plotter`); its
+  movies then move the camera frame by frame, starting from :attr:`Scene.camera`,
+* the web viewer (:mod:`viz3d.render.web`) writes it, with its layout, as one HTML page.
 
 Where an actor is drawn
 -----------------------
-2D actors (texts, point labels, scalar bars) exist only on screen: vtk.js, glTF and VTK files
-cannot carry them. A mesh added with ``only="export"`` is drawn in the exports instead (for
+2D actors (texts, point labels, scalar bars) exist only on screen: glTF and VTK files cannot
+carry them. A mesh added with ``only="export"`` is drawn in the exports instead (for
 example the title as 3D text geometry), and one added with ``only="screen"`` only on screen.
 ``Scene.plotter(target="export")`` builds the export flavour.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pyvista as pv
 
 from viz3d.errors import RenderError
+from viz3d.render.camera import WINDOW_SIZE, Camera
+from viz3d.render.jupyter import cell_number, in_jupyter
+from viz3d.render.mesh_data import MeshData, texture_image
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    import pyvista as pv
+
+__all__ = ["WINDOW_SIZE", "ActorSpec", "Camera", "PointLabelSpec", "Scene", "TextSpec"]
 
 Target = Literal["screen", "export"]
-
-#: Default window size of screenshots and windows (16:9, fits the README).
-WINDOW_SIZE = (1280, 720)
 
 
 @dataclass
@@ -53,21 +55,22 @@ class ActorSpec:
     ----------
     name : str
         Unique actor name (also the block name in exports; sanitised there).
-    mesh : pyvista.DataSet
+    mesh : MeshData
         The geometry; for pickable actors a ``node_id`` cell array maps each cell to a node.
     kwargs : dict
-        Keyword arguments for :meth:`pyvista.Plotter.add_mesh`.
+        Keyword arguments for :meth:`pyvista.Plotter.add_mesh` (a ``texture`` is an
+        ``(h, w, 3|4)`` uint8 image).
     pickable : bool
         Whether hovering/clicking the actor reports the node under the mouse.
     shader : str or None
         Name of a GLSL effect in ``shaders/`` applied to this actor only
-        (see :mod:`viz3d.render.shaders`); ignored by exports.
+        (see :mod:`viz3d.render.pyvista.shaders`); ignored by exports.
     only : {"screen", "export"} or None
         Draw the actor only on screen or only in exports; ``None`` draws it everywhere.
     """
 
     name: str
-    mesh: pv.DataSet
+    mesh: MeshData
     kwargs: dict[str, Any] = field(default_factory=dict)
     pickable: bool = False
     shader: str | None = None
@@ -93,20 +96,6 @@ class PointLabelSpec:
     points: np.ndarray
     labels: list[str]
     kwargs: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Camera:
-    """A camera pose: where it is, what it looks at and which way is up."""
-
-    position: tuple[float, float, float]
-    focal_point: tuple[float, float, float]
-    up: tuple[float, float, float] = (0.0, 0.0, 1.0)
-    view_angle: float = 30.0
-
-    def as_pyvista(self) -> list[tuple[float, float, float]]:
-        """The ``[position, focal_point, up]`` list that ``plotter.camera_position`` takes."""
-        return [self.position, self.focal_point, self.up]
 
 
 class Scene:
@@ -171,7 +160,7 @@ class Scene:
     # ----------------------------------------------------------------- building
     def add_mesh(
         self,
-        mesh: pv.DataSet,
+        mesh: MeshData | pv.DataSet,
         *,
         name: str,
         pickable: bool = False,
@@ -183,9 +172,10 @@ class Scene:
 
         Parameters
         ----------
-        mesh : pyvista.DataSet
-            The geometry. Merge many small shapes into one mesh: VTK slows down with thousands
-            of actors.
+        mesh : MeshData or pyvista.DataSet
+            The geometry; a PyVista mesh is copied into a :class:`MeshData` (its active scalars,
+            if it has some and no colour is given, become ``scalars``). Merge many small shapes
+            into one mesh: VTK slows down with thousands of actors.
         name : str
             Unique name; adding a mesh with an existing name replaces it.
         pickable : bool, default: False
@@ -197,7 +187,8 @@ class Scene:
             Draw only on screen or only in exports (see the module docstring).
         **add_mesh_kwargs
             Passed to :meth:`pyvista.Plotter.add_mesh` (``color``, ``scalars``, ``cmap``,
-            ``clim``, ``opacity``, ``show_scalar_bar`` ...).
+            ``clim``, ``opacity``, ``show_scalar_bar`` ...); ``texture`` (a ``pyvista.Texture``
+            or an image array) is stored as an ``(h, w, 3|4)`` uint8 image.
 
         Returns
         -------
@@ -212,11 +203,22 @@ class Scene:
         >>> spec.kwargs["color"]
         'gold'
         """
-        if not isinstance(mesh, pv.DataSet):
-            raise RenderError(
-                f"Scene.add_mesh({name!r}) needs a pyvista mesh, got {type(mesh).__name__}; "
-                "wrap VTK data with pyvista.wrap(...)"
-            )
+        kwargs = dict(add_mesh_kwargs)
+        if not isinstance(mesh, MeshData):
+            if not hasattr(mesh, "points") or not hasattr(mesh, "cell_data"):
+                raise RenderError(
+                    f"Scene.add_mesh({name!r}) needs a MeshData or a pyvista mesh, got "
+                    f"{type(mesh).__name__}; wrap VTK data with pyvista.wrap(...)"
+                )
+            kwargs = _active_scalars(mesh, kwargs)
+            mesh = MeshData.from_pyvista(mesh)
+        if kwargs.get("texture") is not None:
+            kwargs["texture"] = texture_image(kwargs["texture"])
+            if mesh.texture_coordinates is None:
+                raise RenderError(
+                    f"textured mesh {name!r} has no texture coordinates; give MeshData "
+                    "texture_coordinates (or a pyvista mesh with active texture coordinates)"
+                )
         if pickable and "node_id" not in mesh.cell_data:
             raise RenderError(
                 f"pickable mesh {name!r} has no 'node_id' cell array; add "
@@ -224,7 +226,7 @@ class Scene:
             )
         if only not in (None, "screen", "export"):
             raise RenderError(f"only must be None, 'screen' or 'export', got {only!r}")
-        spec = ActorSpec(name, mesh, dict(add_mesh_kwargs), pickable, shader, only)
+        spec = ActorSpec(name, mesh, kwargs, pickable, shader, only)
         self.actors = [a for a in self.actors if a.name != name] + [spec]
         return spec
 
@@ -356,16 +358,21 @@ class Scene:
         clean = {str(k): float(v) for k, v in values.items()}
         self.overlays[str(name)] = ValueColoring(str(name), clean, cmap=cmap, log=log)
 
+    @property
+    def _drawable(self) -> bool:
+        """Whether the web viewer has something to show (layers or any mesh)."""
+        return self.layout is not None or any(a.mesh.n_points for a in self.actors)
+
     def _repr_html_(self) -> str | None:
         """The web viewer inline in Jupyter (an ``<iframe srcdoc>``: no server, no extension)."""
         shown = getattr(self, "_shown_in_cell", None)
-        if self.layout is None or (shown is not None and shown == _cell_number()):
+        if not self._drawable or (shown is not None and shown == cell_number()):
             return None  # show() already put the viewer in this cell's output: not twice
         from viz3d.render.web import iframe_html
 
         return iframe_html(self)
 
-    # ----------------------------------------------------------------- plotting
+    # ----------------------------------------------------------------- drawing (backends)
     def plotter(
         self,
         off_screen: bool | None = None,
@@ -376,85 +383,27 @@ class Scene:
     ) -> pv.Plotter:
         """Build a fresh :class:`pyvista.Plotter` holding this scene.
 
-        Parameters
-        ----------
-        off_screen : bool, optional
-            Render without a window; by default ``True`` when no display is available
-            (see :func:`default_off_screen`).
-        window_size : (int, int), default: (1280, 720)
-            Width and height in pixels.
-        target : {"screen", "export"}, default: "screen"
-            ``"export"`` leaves out 2D actors and screen-only meshes and adds export-only ones.
-        interactive : bool, optional
-            Install the hover/click observer (default: when on screen with a window).
+        See :func:`viz3d.render.pyvista.plotter.build_plotter` for the parameters.
 
         Returns
         -------
         pyvista.Plotter
-            Not yet shown; the caller owns it (call ``close()`` when done).
+            A new plotter for the caller to show and close.
 
         Examples
         --------
-        >>> import pyvista as pv
         >>> from viz3d.render import Scene
-        >>> scene = Scene()
-        >>> _ = scene.add_mesh(pv.Cone(), name="cone")
-        >>> pl = scene.plotter(off_screen=True, window_size=(200, 100))
+        >>> pl = Scene(background="navy").plotter(off_screen=True, window_size=(200, 100))
         >>> pl.window_size
         [200, 100]
         >>> pl.close()
         """
-        from viz3d.render.picking import enable_hover
-        from viz3d.render.shaders import apply_shader
+        from viz3d.render.pyvista.plotter import build_plotter
 
-        if off_screen is None:
-            off_screen = default_off_screen()
-        try:
-            pl = pv.Plotter(
-                off_screen=off_screen, window_size=list(window_size), lighting=self.lighting
-            )
-        except Exception as exc:  # VTK raises plain RuntimeErrors when no GL context can be made
-            raise RenderError(
-                f"could not open a render window ({exc}); on a headless machine install Mesa "
-                "(libegl1/libosmesa6) or set VTK_DEFAULT_OPENGL_WINDOW=vtkOSOpenGLRenderWindow"
-            ) from exc
-        pl.set_background(self.background)
-        for spec in self.actors:
-            if spec.only not in (None, target):
-                continue
-            # scalar bars are 2D actors: vtk.js draws them as overlapping raw text, so exports
-            # carry the colour-bar geometry the scene adds for them instead
-            kwargs = (
-                spec.kwargs if target == "screen" else {**spec.kwargs, "show_scalar_bar": False}
-            )
-            actor = pl.add_mesh(spec.mesh, name=spec.name, pickable=spec.pickable, **kwargs)
-            if spec.shader and target == "screen":
-                apply_shader(actor, spec.shader)
-        if target == "screen":
-            for text in self.texts:
-                pl.add_text(
-                    text.text,
-                    position=text.position,
-                    font_size=text.font_size,
-                    color=text.color,
-                    name=text.name,
-                )
-            for lab in self.point_labels:
-                pl.add_point_labels(lab.points, lab.labels, name=lab.name, **lab.kwargs)
-        if self.camera is not None:
-            pl.camera_position = self.camera.as_pyvista()
-            pl.camera.view_angle = self.camera.view_angle
-            pl.renderer.ResetCameraClippingRange()
-        else:
-            pl.reset_camera()
-        if interactive is None:
-            interactive = not off_screen and target == "screen"
-        if interactive and self.node_info:
-            enable_hover(pl, self.node_info)
-        return pl
+        return build_plotter(self, off_screen, window_size, target=target, interactive=interactive)
 
     def show(self, *, window_size: tuple[int, int] = WINDOW_SIZE, **show_kwargs: Any) -> None:
-        """Open an interactive window (in Jupyter: the web viewer inline for layer scenes).
+        """Open an interactive window (in Jupyter: the web viewer inline).
 
         Hovering or clicking a layer shows its name, type, shapes, params, FLOPs and
         activation statistics. Without a display the scene is rendered off screen and nothing
@@ -467,23 +416,18 @@ class Scene:
         **show_kwargs
             Passed to :meth:`pyvista.Plotter.show` (e.g. ``jupyter_backend="static"``).
         """
-        if _in_jupyter() and self.layout is not None:
+        if in_jupyter() and self._drawable:
             from IPython.display import HTML, display
 
             from viz3d.render.web import iframe_html
 
             # the web viewer inline: hover, search and overlays, no kernel needed
             display(HTML(iframe_html(self)))
-            self._shown_in_cell = _cell_number()
+            self._shown_in_cell = cell_number()
             return
-        off_screen = default_off_screen()
-        if off_screen and not _in_jupyter():
-            log.warning(
-                "no display available: Scene.show() draws nothing; use screenshot(path) or "
-                "export_html(path) instead"
-            )
-        pl = self.plotter(off_screen=off_screen and not _in_jupyter(), window_size=window_size)
-        pl.show(title=self.title or "viz3d", **show_kwargs)
+        from viz3d.render.pyvista.plotter import show
+
+        show(self, window_size=window_size, **show_kwargs)
 
     def screenshot(
         self,
@@ -518,32 +462,30 @@ class Scene:
         >>> img.shape, bool(img.max() > 200)
         ((48, 64, 3), True)
         """
-        pl = self.plotter(off_screen=True, window_size=window_size, interactive=False)
-        try:
-            image = pl.screenshot(transparent_background=transparent_background, return_img=True)
-        finally:
-            pl.close()
+        from viz3d.render.pyvista.plotter import screenshot
+
+        image = screenshot(self, window_size, transparent_background=transparent_background)
         if path is not None:
-            from viz3d.render.export import write_png
+            from viz3d.render.pyvista.export import write_png
 
             write_png(path, image)
         return image
 
     def orbit_movie(self, path: str | os.PathLike, **kwargs: Any) -> Path:
-        """Write a seamless orbit MP4/GIF (see :func:`viz3d.render.movie.orbit_movie`)."""
-        from viz3d.render.movie import orbit_movie
+        """Write a seamless orbit MP4/GIF (see :func:`viz3d.render.pyvista.movie.orbit_movie`)."""
+        from viz3d.render.pyvista.movie import orbit_movie
 
         return orbit_movie(self, path, **kwargs)
 
     def flythrough_movie(self, path: str | os.PathLike, **kwargs: Any) -> Path:
-        """Fly along the forward path (see :func:`viz3d.render.movie.flythrough_movie`)."""
-        from viz3d.render.movie import flythrough_movie
+        """Fly along the forward path (see :func:`viz3d.render.pyvista.movie.flythrough_movie`)."""
+        from viz3d.render.pyvista.movie import flythrough_movie
 
         return flythrough_movie(self, path, **kwargs)
 
     def forward_pass_movie(self, path: str | os.PathLike, **kwargs: Any) -> Path:
-        """Animate a forward pass (see :func:`viz3d.render.movie.forward_pass_movie`)."""
-        from viz3d.render.movie import forward_pass_movie
+        """Animate a forward pass (see :func:`viz3d.render.pyvista.movie.forward_pass_movie`)."""
+        from viz3d.render.pyvista.movie import forward_pass_movie
 
         return forward_pass_movie(self, path, **kwargs)
 
@@ -553,59 +495,40 @@ class Scene:
         Layer scenes get the three.js viewer (hover facts, module tree, search, overlays);
         other scenes the vtk.js page.
 
-        See :func:`viz3d.render.export.export_html`.
+        See :func:`viz3d.render.pyvista.export.export_html`.
         """
-        from viz3d.render.export import export_html
+        from viz3d.render.pyvista.export import export_html
 
         return export_html(self, path)
 
     def export_gltf(self, path: str | os.PathLike) -> Path:
-        """Write a binary-inlined glTF 2.0 file (see :func:`viz3d.render.export.export_gltf`)."""
-        from viz3d.render.export import export_gltf
+        """Write a binary-inlined glTF 2.0 file (see :mod:`viz3d.render.pyvista.export`)."""
+        from viz3d.render.pyvista.export import export_gltf
 
         return export_gltf(self, path)
 
     def export_vtk(self, path: str | os.PathLike) -> Path:
-        """Write a ``.vtm`` multiblock for ParaView (see :func:`viz3d.render.export.export_vtk`)."""
-        from viz3d.render.export import export_vtk
+        """Write a ``.vtm`` multiblock for ParaView (see :mod:`viz3d.render.pyvista.export`)."""
+        from viz3d.render.pyvista.export import export_vtk
 
         return export_vtk(self, path)
 
 
-def default_off_screen() -> bool:
-    """Whether to render off screen: forced by ``PYVISTA_OFF_SCREEN``/``pyvista.OFF_SCREEN``,
-    otherwise when no display exists (Linux without ``DISPLAY``/``WAYLAND_DISPLAY``, outside
-    Jupyter).
+def _active_scalars(mesh: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` naming the mesh's active scalars when PyVista would colour by them.
 
-    Examples
-    --------
-    >>> import os
-    >>> from viz3d.render.scene import default_off_screen
-    >>> os.environ.get("PYVISTA_OFF_SCREEN") != "true" or default_off_screen()
-    True
+    ``MeshData`` has no active array: without this, a mesh coloured implicitly (no ``color``,
+    ``scalars`` or ``texture``) would be drawn in a solid colour once converted.
     """
-    if pv.OFF_SCREEN or os.environ.get("PYVISTA_OFF_SCREEN", "").lower() == "true":
-        return True
-    if _in_jupyter():
-        return False
-    if sys.platform.startswith("linux"):
-        return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return False
-
-
-def _in_jupyter() -> bool:
-    shell = sys.modules.get("IPython")
-    if shell is None:
-        return False
-    ip = shell.get_ipython()
-    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
-
-
-def _cell_number() -> int | None:
-    """The running notebook cell's execution count (``None`` outside IPython)."""
-    shell = sys.modules.get("IPython")
-    ip = shell.get_ipython() if shell is not None else None
-    return getattr(ip, "execution_count", None) if ip is not None else None
+    name = getattr(mesh, "active_scalars_name", None)
+    implicit = kwargs.get("rgb") or (kwargs.get("color") is None and kwargs.get("texture") is None)
+    if name is None or kwargs.get("scalars") is not None or not implicit:
+        return kwargs
+    out = {**kwargs, "scalars": name}
+    association = str(getattr(mesh.active_scalars_info, "association", "")).lower()
+    if "cell" in association and name in mesh.point_data:
+        out.setdefault("preference", "cell")
+    return out
 
 
 def _vec3(v: Sequence[float]) -> tuple[float, float, float]:

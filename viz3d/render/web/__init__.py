@@ -97,18 +97,23 @@ def write_viewer(scene: Any, path: str | os.PathLike) -> Path:
 def iframe_html(scene: Any, height: int = NOTEBOOK_HEIGHT) -> str:
     """The viewer as an ``<iframe srcdoc>`` for a notebook cell (no server, no extension).
 
+    The frame sits in a ``<div>``: IPython warns about HTML that is a bare ``<iframe>``, and
+    the page survives ``jupyter nbconvert --to html`` as it is (the ``srcdoc`` attribute holds
+    the whole page, escaped, so nothing in it is read as the notebook's own markup).
+
     Examples
     --------
     >>> import torch, viz3d
     >>> scene = viz3d.enhanced_3d_visualization(torch.nn.Linear(2, 2), input_shape=(1, 2),
     ...                                         show=False)
-    >>> iframe_html(scene).startswith("<iframe")
+    >>> iframe_html(scene).startswith('<div class="viz3d-cell"><iframe class="viz3d-viewer"')
     True
     """
     page = html.escape(viewer_html(scene), quote=True)
     return (
-        f'<iframe class="viz3d-viewer" srcdoc="{page}" title="viz3d viewer" '
-        f'style="width:100%;height:{int(height)}px;border:0" allow="fullscreen"></iframe>'
+        f'<div class="viz3d-cell"><iframe class="viz3d-viewer" srcdoc="{page}" '
+        f'title="viz3d viewer" style="width:100%;height:{int(height)}px;border:0" '
+        'allow="fullscreen"></iframe></div>'
     )
 
 

@@ -41,6 +41,10 @@ BAR_STOPS = 11
 GLYPHS = ("box", "slab-stack", "sphere", "disc")
 #: Colour of neurons when no activation was traced (as on screen).
 UNTRACED_NEURON = "#c9d1e0"
+#: Activation statistics a fold member's hover shows (its neuron samples stay behind).
+HOVER_STATS = ("mean", "std", "absmax", "n_nan", "n_inf")
+#: The PNG's container meshes: the page draws containers itself (they open and close).
+BOX_ACTORS = frozenset({"containers", "container-ghosts", "container-edges", "container-tabs"})
 #: Neuron, edge and skip-arc colours shared with the PyVista scene.
 EDGE_COLOR, SKIP_COLOR = "#7d8595", "#ffb347"
 
@@ -78,7 +82,7 @@ def scene_data(scene: Any) -> dict[str, Any]:
     notes = {i: facts["notes"] for i, facts in scene.node_info.items() if facts.get("notes")}
     nodes = [
         _compact(
-            {**node, "id": layout.node_ids[i], "members": _member_names(node)}
+            {**node, "id": layout.node_ids[i], "members": _member_names(node), "member_facts": None}
             | ({"notes": [str(n) for n in notes[i]]} if i in notes else {})
         )
         for i, node in enumerate(layout.nodes)
@@ -103,14 +107,21 @@ def scene_data(scene: Any) -> dict[str, Any]:
             for b in layout.badges
         ],
         "folds": _folds(layout),
+        "containers": _containers(layout),
         "overlays": overlays,
         "overlay": default,
         "camera": _camera(scene),
-        "colors": {"nan": colormod.NAN_COLOR, "edge": EDGE_COLOR, "skip": SKIP_COLOR},
-        "meshes": mesh_actors(scene, has_layout),
+        "colors": {
+            "nan": colormod.NAN_COLOR,
+            "edge": EDGE_COLOR,
+            "skip": SKIP_COLOR,
+            "containers": _container_colors(),
+        },
+        "meshes": [m for m in mesh_actors(scene, has_layout) if m["name"] not in BOX_ACTORS],
         "point_labels": point_labels(scene, has_layout),
         "mesh_legend": None if has_layout else mesh_legend(scene),
-        "texts": [] if has_layout else [t.text for t in scene.texts],
+        # the title has its own place in the page: the other texts (subtitles, notes) go below
+        "texts": [] if has_layout else [t.text for t in scene.texts if t.text != scene.title],
         "kind": "layers" if has_layout else str(scene.metadata.get("kind", "scene")),
     }
 
@@ -163,13 +174,16 @@ def _overlay(name: str, coloring: colormod.NodeColors) -> dict[str, Any]:
 
 # ----------------------------------------------------------------- geometry
 def _edges(layout: Layout) -> dict[str, Any]:
-    """Every edge polyline: its points, concatenated, and where each edge's points start."""
+    """Every edge polyline: its points, concatenated, and where each edge's points start; with
+    containers, also each edge's two nodes (an edge inside a collapsed container is hidden)."""
     lengths = [len(p) for p in layout.edge_points]
     points = np.concatenate(layout.edge_points) if lengths else np.empty((0, 3))
+    ends = np.asarray(layout.edge_index, dtype=int).reshape(-1, 2)
     return {
         "points": f4(points),
         "offsets": i4(np.cumsum([0, *lengths])),
         "skip": u1(layout.edge_skip),
+        "index": i4(ends) if getattr(layout, "containers", None) else None,
     }
 
 
@@ -201,9 +215,10 @@ def _neurons(layout: Layout) -> dict[str, Any]:
 def _folds(layout: Layout) -> list[dict[str, Any]]:
     """Folded ``xN`` blocks and their members, for expanding them in the browser.
 
-    A fold stands for ``repeat`` structurally identical member calls; the member nodes carry
-    the member's own name and call, and an equal share of the block's parameters and FLOPs
-    (members of a fold are alike, so the share is exact for parameters).
+    A fold stands for ``repeat`` structurally identical member calls. Where the fold's facts
+    carry ``member_facts`` (each member's own numbers, from the unfolded graph), the members
+    show those; else each shows an equal share of the block's parameters and FLOPs, marked
+    ``share`` (members of a fold are alike, so the share is exact for parameters).
     """
     out = []
     for i, node in enumerate(layout.nodes):
@@ -211,26 +226,101 @@ def _folds(layout: Layout) -> list[dict[str, Any]]:
         calls = [str(m) for m in node.get("members") or []]
         if repeat < 2 or len(calls) != repeat:
             continue
-        params, flops = node.get("params") or 0, node.get("flops") or 0
+        real = node.get("member_facts")
+        real = real if isinstance(real, list) and len(real) == repeat else None
         members = [
-            {
-                "name": name,
-                "call": call,
-                "type": node.get("type", ""),
-                "kind": "module",
-                "module": name,
-                "params": round(params / repeat),
-                "flops": round(flops / repeat),
-                "in_shapes": node.get("in_shapes") if j == 0 else None,
-                "out_shapes": node.get("out_shapes") if j == repeat - 1 else None,
-                "member_of": node.get("name"),
-                "member": f"{j + 1} of {repeat}",
-            }
+            _compact(
+                {
+                    "type": node.get("type", ""),
+                    "kind": "module",
+                    "member_of": node.get("name"),
+                    "member": f"{j + 1} of {repeat}",
+                    **(_member_facts(real[j], call) if real else _member_share(node, j, call)),
+                }
+            )
             for j, call in enumerate(calls)
-            for name in [call.rpartition("#")[0] or call]
         ]
         out.append({"node": i, "members": members})
     return out
+
+
+def _member_facts(facts: Mapping[str, Any], call: str) -> dict[str, Any]:
+    """One member's own facts (``member_facts`` of a fold)."""
+    name = str(facts.get("name") or call.rpartition("#")[0] or call)
+    keep = ("params", "flops", "in_shapes", "out_shapes")
+    stats = facts.get("stats") or {}
+    return (
+        {"name": name, "call": str(facts.get("call") or call), "module": name}
+        | {k: facts.get(k) for k in keep}
+        | {"stats": {k: stats[k] for k in HOVER_STATS if k in stats} or None}
+    )
+
+
+def _member_share(node: Mapping[str, Any], j: int, call: str) -> dict[str, Any]:
+    """Member ``j`` of a fold without member facts: an equal share of the block's totals."""
+    repeat = int(node["repeat"])
+    name = call.rpartition("#")[0] or call
+    return {
+        "name": name,
+        "call": call,
+        "module": name,
+        "params": round((node.get("params") or 0) / repeat),
+        "flops": round((node.get("flops") or 0) / repeat),
+        "in_shapes": node.get("in_shapes") if j == 0 else None,
+        "out_shapes": node.get("out_shapes") if j == repeat - 1 else None,
+        "share": True,
+    }
+
+
+def _containers(layout: Layout) -> list[dict[str, Any]]:
+    """The layout's module containers (nested boxes), with the totals a collapsed one shows.
+
+    A module laid out over several rows has one box per row (same name): the page collapses
+    them together, and each shows the module's totals: its parameters (as the layout states
+    them, else the sum over its nodes) and the FLOPs of all its nodes. A folded ``xN`` block
+    (``repeat`` > 1) holds member 0's nodes, so its totals are per member, and its
+    ``members`` (from ``member_facts``) are what its ghost copies show on hover.
+    """
+    boxes = list(getattr(layout, "containers", None) or [])
+    inside = [[int(i) for i in b.get("nodes") or [] if 0 <= int(i) < len(layout)] for b in boxes]
+    # a container around nothing is left out (nothing to draw, nothing to collapse)
+    kept = {k: n for n, k in enumerate(k for k in range(len(boxes)) if inside[k])}
+    union: dict[str, set[int]] = {}
+    for k in kept:
+        union.setdefault(str(boxes[k].get("name", "")), set()).update(inside[k])
+    out = []
+    for k in kept:
+        box, parent = boxes[k], boxes[k].get("parent")
+        whole = union[str(box.get("name", ""))]
+        params = box.get("params")
+        if params is None:
+            params = sum(int(layout.nodes[i].get("params") or 0) for i in whole)
+        members = box.get("member_facts") or []
+        out.append(
+            {
+                "name": str(box.get("name", "")),
+                "type": str(box.get("type", "")),
+                "depth": int(box.get("depth") or 0),
+                "lo": [float(v) for v in box["lo"]],
+                "hi": [float(v) for v in box["hi"]],
+                "nodes": inside[k],
+                "parent": None if parent is None else kept.get(int(parent)),
+                "repeat": int(box.get("repeat") or 1),
+                "ghost_offset": [float(v) for v in box.get("ghost_offset") or (0.0, 0.0, 0.0)],
+                "params": int(params),
+                "flops": sum(int(layout.nodes[i].get("flops") or 0) for i in whole),
+                "count": len(whole),
+                "members": [_compact(_member_facts(m, str(m.get("name", "")))) for m in members],
+            }
+        )
+    return out
+
+
+def _container_colors() -> list[str]:
+    """Container colours by nesting depth, as in the PNG."""
+    from viz3d.render.builder import CONTAINER_COLORS
+
+    return list(CONTAINER_COLORS)
 
 
 def _labels(layout: Layout) -> list[str]:

@@ -33,27 +33,152 @@
   const labelRank = decode(D.label_rank);
   const LAYER_GAP = D.layer_gap;
 
-  // items: the layout's nodes, then the members of folded blocks (shown when expanded)
+  // items: the layout's nodes, the members of folded blocks (shown when expanded), and the
+  // solid boxes that stand for collapsed containers (one per row the container spans)
   const items = [];
   for (let i = 0; i < N; i++) {
-    items.push({ facts: nodes[i], label: D.labels[i], node: i, fold: null, x: pos[3 * i],
-      y: pos[3 * i + 1], z: pos[3 * i + 2], sx: size[3 * i], sy: size[3 * i + 1],
-      sz: size[3 * i + 2], glyph: glyph[i], layer: layer[i] });
+    items.push({ facts: nodes[i], label: D.labels[i], node: i, fold: null,
+      p: [pos[3 * i], pos[3 * i + 1], pos[3 * i + 2]],
+      s: [size[3 * i], size[3 * i + 1], size[3 * i + 2]], glyph: glyph[i], layer: layer[i] });
   }
+
+  // ------------------------------------------------------------------ rows: the flow's direction
+  // A long model wraps into serpentine rows (every other one running back), towers stand
+  // upright: the direction of flow is read from the layers' centres (medians, so a side input
+  // off the spine does not bend it). Consecutive layers that step the same way form a row; a
+  // step mostly across the row that also leaves the previous layer's extent (the jump to the
+  // next row of a serpentine) starts a new one. Opening a block moves what follows it in its
+  // row along that row, and nothing else.
+  let nLayers = 0;
+  for (let i = 0; i < N; i++) nLayers = Math.max(nLayers, layer[i] + 1);
+  const byLayer = Array.from({ length: nLayers }, () => []);
+  for (let i = 0; i < N; i++) byLayer[layer[i]].push(i);
+  const median = (xs) => { xs.sort((a, b) => a - b); return xs[xs.length >> 1]; };
+  const centres = [], extents = [];
+  for (let L = 0; L < nLayers; L++) {
+    const at = byLayer[L];
+    centres.push(at.length ? [0, 1, 2].map((a) => median(at.map((i) => pos[3 * i + a])))
+      : (centres[L - 1] || [0, 0, 0]));
+    extents.push([0, 1, 2].map((a) => at.reduce((r, i) => [Math.min(r[0], pos[3 * i + a] - size[3 * i + a] / 2),
+      Math.max(r[1], pos[3 * i + a] + size[3 * i + a] / 2)], [Infinity, -Infinity])));
+  }
+  const apart = (L, a) => extents[L][a][0] > extents[L - 1][a][1] || extents[L - 1][a][0] > extents[L][a][1];
+  const rows = [], rowOfLayer = new Int32Array(Math.max(nLayers, 1));
+  for (let L = 0; L < nLayers; L++) {
+    let row = rows[rows.length - 1];
+    const step = L ? [0, 1, 2].map((a) => centres[L][a] - centres[L - 1][a]) : null;
+    const big = step ? Math.max(...step.map(Math.abs)) : 0;
+    const across = step ? step.map(Math.abs).indexOf(big) : -1;
+    if (row && row.axis >= 0 && (Math.sign(step[row.axis]) !== row.sign
+      || (across !== row.axis && byLayer[L].length && byLayer[L - 1].length && apart(L, across)))) row = null;
+    if (!row) rows.push(row = { axis: -1, sign: 1 });
+    else if (row.axis < 0 && big > 1e-6) {
+      row.axis = step.map(Math.abs).indexOf(big);
+      row.sign = Math.sign(step[row.axis]);
+    }
+    rowOfLayer[L] = rows.length - 1;
+  }
+  if (!rows.length) rows.push({ axis: 0, sign: 1 });
+  rows.forEach((row, r) => {
+    if (row.axis < 0) Object.assign(row, r ? { axis: rows[r - 1].axis, sign: rows[r - 1].sign }
+      : { axis: 0, sign: 1 });
+    row.lo = [Infinity, Infinity, Infinity];
+    row.hi = [-Infinity, -Infinity, -Infinity];
+  });
+  for (const it of items) {
+    it.row = rowOfLayer[it.layer] || 0;
+    const row = rows[it.row];
+    for (let a = 0; a < 3; a++) {
+      row.lo[a] = Math.min(row.lo[a], it.p[a] - it.s[a] / 2);
+      row.hi[a] = Math.max(row.hi[a], it.p[a] + it.s[a] / 2);
+    }
+  }
+  // the coordinate along a row (growing with the flow), and the row a point sits in: the
+  // nearest of its edge's two rows, or of all rows where the edges' nodes are not sent
+  const along = (row, p) => row.sign * p[row.axis];
+  function nearestRow(p, candidates) {
+    let best = candidates[0], bestGap = Infinity;
+    for (let j = 0; j < candidates.length && bestGap > 0; j++) {
+      const lo = rows[candidates[j]].lo, hi = rows[candidates[j]].hi;
+      let g = 0;
+      for (let a = 0; a < 3; a++) { const d = Math.max(lo[a] - p[a], 0, p[a] - hi[a]); g += d * d; }
+      if (g < bestGap) { best = candidates[j]; bestGap = g; }
+    }
+    return best;
+  }
+  const allRows = rows.map((_, r) => r);
+
   const folds = new Map();
   for (const f of D.folds) {
-    const base = items[f.node];
-    const fold = { node: f.node, members: [], t: 0, target: 0, delta: 0 };
-    const step = base.sx + LAYER_GAP;
+    const base = items[f.node], row = rows[base.row];
+    const fold = { node: f.node, members: [], t: 0, target: 0, delta: 0, row: base.row,
+      u: along(row, base.p) };
+    const step = base.s[row.axis] + LAYER_GAP;
     f.members.forEach((facts, j) => {
+      if (facts.module === undefined) facts.module = facts.name;
       fold.members.push(items.length);
       items.push({ facts, label: shortName(facts.name), node: f.node, fold, offset: j * step,
-        x: base.x, y: base.y, z: base.z, sx: base.sx, sy: base.sy, sz: base.sz,
-        glyph: base.glyph, layer: base.layer });
+        p: base.p, s: base.s, glyph: base.glyph, layer: base.layer, row: base.row });
     });
     fold.delta = (f.members.length - 1) * step;
     folds.set(f.node, fold);
     base.foldOf = fold;
+  }
+
+  // containers: translucent boxes around a module's nodes, one segment per row they span
+  // a module laid out over several rows has one box per row (same name): they go together
+  const containers = (D.containers || []).map((c, k) => ({ ...c, index: k, segments: [], t: 0,
+    target: 0, anim: null, parent: c.parent === null || c.parent === undefined ? -1 : c.parent }));
+  const sameModule = new Map();
+  for (const c of containers) {
+    if (!sameModule.has(c.name)) sameModule.set(c.name, []);
+    sameModule.get(c.name).push(c.index);
+  }
+  const boxOfNode = new Int32Array(N).fill(-1);  // innermost container of each node
+  for (const c of containers) {
+    for (const i of c.nodes) {
+      if (boxOfNode[i] < 0 || containers[boxOfNode[i]].depth < c.depth) boxOfNode[i] = c.index;
+    }
+    const lo = [Infinity, Infinity, Infinity], hi = [-Infinity, -Infinity, -Infinity];
+    const inRow = new Map();
+    for (const i of c.nodes) {
+      const it = items[i];
+      if (!inRow.has(it.row)) inRow.set(it.row, []);
+      inRow.get(it.row).push(i);
+      for (let a = 0; a < 3; a++) {
+        lo[a] = Math.min(lo[a], it.p[a] - it.s[a] / 2);
+        hi[a] = Math.max(hi[a], it.p[a] + it.s[a] / 2);
+      }
+    }
+    // the container's margin around its nodes, kept around each row's part of it
+    const padLo = lo.map((v, a) => Math.max(v - c.lo[a], 0));
+    const padHi = hi.map((v, a) => Math.max(c.hi[a] - v, 0));
+    for (const [r, inside] of [...inRow.entries()].sort((x, y) => x[0] - y[0])) {
+      const row = rows[r], ax = row.axis;
+      let sLo = c.lo.slice(), sHi = c.hi.slice(), widest = 0;
+      if (inRow.size > 1) {
+        sLo = [Infinity, Infinity, Infinity];
+        sHi = [-Infinity, -Infinity, -Infinity];
+        for (const i of inside) {
+          const it = items[i];
+          for (let a = 0; a < 3; a++) {
+            sLo[a] = Math.min(sLo[a], it.p[a] - it.s[a] / 2 - padLo[a]);
+            sHi[a] = Math.max(sHi[a], it.p[a] + it.s[a] / 2 + padHi[a]);
+          }
+        }
+      }
+      for (const i of inside) widest = Math.max(widest, items[i].s[ax]);
+      const a = row.sign > 0 ? sLo[ax] : -sHi[ax], b = row.sign > 0 ? sHi[ax] : -sLo[ax];
+      // collapsed, the part shrinks to the length of its widest node and its margins
+      const seg = { box: c, row: r, lo: sLo, hi: sHi, a, b,
+        L: Math.min(b - a, widest + padLo[ax] + padHi[ax]), item: items.length };
+      c.segments.push(seg);
+      const facts = { name: c.name, type: c.type, kind: "container", module: c.name,
+        params: c.params, flops: c.flops, count: c.count, repeat: c.repeat };
+      items.push({ facts, label: shortName(c.name), node: inside[0], fold: null, seg,
+        p: sLo.map((v, q) => (v + sHi[q]) / 2), s: sHi.map((v, q) => v - sLo[q]), glyph: 0,
+        layer: inside.reduce((m, i) => Math.min(m, items[i].layer), Infinity), row: r });
+    }
   }
 
   function shortName(name) {
@@ -62,25 +187,85 @@
   }
 
   // ------------------------------------------------------------------ layout in the browser
-  // an expanded fold pushes everything after it along +x; members spread out from its place
-  function shiftAt(x, except) {
-    let dx = 0;
+  // How closed each container is (0 open .. 1 collapsed), its ancestors' included: a node
+  // inside a closing container shrinks away, its neighbours in the row close up.
+  const closedSelf = new Float32Array(containers.length);
+  const closedAbove = new Float32Array(containers.length);
+  function updateClosed() {
+    const done = new Uint8Array(containers.length);
+    const visit = (k) => {
+      if (done[k]) return closedSelf[k];
+      done[k] = 1;
+      const c = containers[k], up = c.parent < 0 ? 0 : visit(c.parent);
+      closedAbove[k] = up;
+      closedSelf[k] = Math.max(up, c.t);
+      return closedSelf[k];
+    };
+    for (let k = 0; k < containers.length; k++) visit(k);
+  }
+  const closedNode = (i) => (boxOfNode[i] < 0 ? 0 : closedSelf[boxOfNode[i]]);
+  // what moves things along each row: open folds push what follows them, collapsed
+  // containers squeeze their span to a short box and pull what follows them back
+  let moversOf = rows.map(() => []);
+  function updateMovers() {
+    moversOf = rows.map(() => []);
     for (const f of folds.values()) {
-      if (f !== except && f.t > 0 && x > items[f.node].x + 1e-6) dx += f.t * f.delta;
+      const d = f.t * f.delta * (1 - closedNode(f.node));
+      if (d > 0) moversOf[f.row].push({ fold: f, u: f.u, d });
     }
-    return dx;
+    for (const c of containers) {
+      const w = c.t * (1 - closedAbove[c.index]);
+      if (w <= 0) continue;
+      for (const g of c.segments) {
+        if (g.b - g.a > g.L) moversOf[g.row].push({ fold: null, a: g.a, b: g.b, k: w * (1 - g.L / (g.b - g.a)) });
+      }
+    }
   }
-  function itemX(it) {
-    if (it.fold) return it.x + shiftAt(it.x, it.fold) + it.offset * it.fold.t;
-    return it.x + shiftAt(it.x, null);
+  function shiftOf(r, u, except) {
+    let d = 0;
+    for (const m of moversOf[r]) {
+      if (m.fold) { if (m.fold !== except && u > m.u + 1e-6) d += m.d; }
+      else if (u > m.a) d -= m.k * (Math.min(u, m.b) - m.a);
+    }
+    return d;
   }
-  function visible(it) {
-    if (it.fold) return it.fold.t > 0;
-    return !(it.foldOf && it.foldOf.t > 0);
+  // a point of row r, moved along the row by what opened or closed before it
+  function moved(r, p, out, except = null) {
+    const row = rows[r];
+    out[0] = p[0]; out[1] = p[1]; out[2] = p[2];
+    out[row.axis] += row.sign * shiftOf(r, along(row, p), except);
+    return out;
   }
   function itemScale(it) {
-    if (it.fold) return it.fold.t;
-    return 1;
+    if (it.seg) return it.seg.box.t * (1 - closedAbove[it.seg.box.index]);
+    const open = 1 - closedNode(it.node);
+    if (it.fold) return it.fold.t * open;
+    return it.foldOf && it.foldOf.t > 0 ? 0 : open;
+  }
+  function visible(it) { return itemScale(it) > 0; }
+  // each item's place and size as drawn now (filled by place())
+  const gP = new Float32Array(3 * items.length), gS = new Float32Array(3 * items.length);
+  const gScale = new Float32Array(items.length);
+  const tmp3 = [0, 0, 0];
+  function place() {
+    updateClosed();
+    updateMovers();
+    items.forEach((it, k) => {
+      const row = rows[it.row], ax = row.axis;
+      gScale[k] = itemScale(it);
+      if (it.seg) {  // the stand-in spans its part of the container, as squeezed now
+        const g = it.seg;
+        const a = g.a + shiftOf(it.row, g.a, null), b = g.b + shiftOf(it.row, g.b, null);
+        for (let q = 0; q < 3; q++) {
+          gP[3 * k + q] = q === ax ? row.sign * (a + b) / 2 : (g.lo[q] + g.hi[q]) / 2;
+          gS[3 * k + q] = q === ax ? b - a : g.hi[q] - g.lo[q];
+        }
+        return;
+      }
+      moved(it.row, it.p, tmp3, it.fold);
+      if (it.fold) tmp3[ax] += row.sign * it.offset * it.fold.t * (1 - closedNode(it.node));
+      for (let q = 0; q < 3; q++) { gP[3 * k + q] = tmp3[q]; gS[3 * k + q] = it.s[q]; }
+    });
   }
 
   // sRGB bytes to the linear values three.js lights and blends (it writes sRGB back out)
@@ -126,10 +311,10 @@
   ];
   items.forEach((it, k) => {
     if (it.glyph === 1) {  // slab-stack: S thin slices filling the box along x
-      const step = it.sx / S;
+      const step = it.s[0] / S;
       for (let s = 0; s < S; s++) {
         kinds[0].owner.push(k);
-        kinds[0].off.push(-it.sx / 2 + step * (s + 0.5));
+        kinds[0].off.push(-it.s[0] / 2 + step * (s + 0.5));
         kinds[0].frac.push(SFILL / S);
       }
     } else {
@@ -168,12 +353,22 @@
   for (let e = 0; e < eSkip.length; e++) nSeg += Math.max(eOff[e + 1] - eOff[e] - 1, 0);
   const ea = new Float32Array(nSeg * 3), eb = new Float32Array(nSeg * 3);
   const eOwner = new Int32Array(nSeg);
+  // each point moves with the row it sits in (an edge around a U-turn starts in one row and
+  // ends in the next)
+  const eEnds = E.index ? decode(E.index) : new Int32Array(0);
+  const eRow = new Int32Array(Math.max(eOff[eSkip.length] || 0, 1));
   for (let e = 0, s = 0; e < eSkip.length; e++) {
+    const near = eEnds.length ? [items[eEnds[2 * e]].row, items[eEnds[2 * e + 1]].row] : allRows;
+    for (let p = eOff[e]; p < eOff[e + 1]; p++) eRow[p] = nearestRow(ePts.subarray(3 * p, 3 * p + 3), near);
     for (let p = eOff[e]; p + 1 < eOff[e + 1]; p++, s++) {
       ea.set(ePts.subarray(3 * p, 3 * p + 3), 3 * s);
       eb.set(ePts.subarray(3 * p + 3, 3 * p + 6), 3 * s);
       eOwner[s] = e;
     }
+  }
+  const segFirst = new Int32Array(nSeg);  // the point each segment starts at
+  for (let e = 0, s = 0; e < eSkip.length; e++) {
+    for (let p = eOff[e]; p + 1 < eOff[e + 1]; p++, s++) segFirst[s] = p;
   }
   const edgeGeo = new T.BufferGeometry();
   const edgePos = new Float32Array(nSeg * 6), edgeCol = new Float32Array(nSeg * 6);
@@ -220,6 +415,36 @@
   points.frustumCulled = false;
   scene.add(points);
 
+  // containers: translucent shells in one draw call; a folded xN block's shell has the other
+  // members behind it as fainter ghosts (a few: they say "more of the same", not how many)
+  const MAX_GHOSTS = 6;
+  const shells = [];
+  for (const c of containers) {
+    c.segments.forEach((g, j) => {
+      shells.push({ seg: g, ghost: 0 });
+      for (let h = 1; j === 0 && h < Math.min(c.repeat, MAX_GHOSTS + 1); h++) shells.push({ seg: g, ghost: h });
+    });
+  }
+  const nShell = Math.max(shells.length, 1);
+  const shellMesh = new T.InstancedMesh(kinds[0].geo, new T.MeshLambertMaterial({ color: 0xffffff,
+    transparent: true, opacity: 0.13, depthWrite: false }), nShell);
+  shellMesh.count = shells.length;
+  shellMesh.instanceColor = new T.InstancedBufferAttribute(new Float32Array(nShell * 3), 3);
+  shellMesh.frustumCulled = false;
+  scene.add(shellMesh);
+  const SHELL_COLORS = (D.colors.containers || ["#4f8cff"]).map((c) => new T.Color(c));
+  // their outlines (12 edges a box) read better than the faint faces
+  const BOX_EDGES = [];
+  for (let i = 0; i < 8; i++) for (const b of [1, 2, 4]) if (!(i & b)) BOX_EDGES.push(i, i | b);
+  const shellLinePos = new Float32Array(nShell * 72), shellLineCol = new Float32Array(nShell * 72);
+  const shellLineGeo = new T.BufferGeometry();
+  shellLineGeo.setAttribute("position", new T.BufferAttribute(shellLinePos, 3));
+  shellLineGeo.setAttribute("color", new T.BufferAttribute(shellLineCol, 3));
+  const shellLines = new T.LineSegments(shellLineGeo, new T.LineBasicMaterial({ vertexColors: true,
+    transparent: true, opacity: 0.8 }));
+  shellLines.frustumCulled = false;
+  scene.add(shellLines);
+
   // selection outline
   const outline = new T.LineSegments(new T.EdgesGeometry(new T.BoxGeometry(1, 1, 1)),
     new T.LineBasicMaterial({ color: 0xffd166 }));
@@ -248,7 +473,7 @@
       const g = geo.clone();
       g.setIndex(new T.BufferAttribute(new Uint32Array(tris), 1));
       g.computeVertexNormals();
-      const mesh = new T.Mesh(g, new T.MeshLambertMaterial({ ...look, side: T.DoubleSide }));
+      const mesh = new T.Mesh(g, meshMaterial(m, g, look));
       mesh.userData = { name: m.name, hover: Object.fromEntries(
         Object.entries(m.hover).map(([k, v]) => [k, decode(v)])) };
       scene.add(mesh);
@@ -266,6 +491,24 @@
         sizeAttenuation: false })));
     }
   }
+  // a picture (feature map, Grad-CAM) is data: drawn unlit, so its colours read as in the PNG;
+  // so is an actor drawn with lighting=False (a floor plate)
+  function meshMaterial(m, g, look) {
+    if (!m.texture) {
+      const Material = m.lit === false ? T.MeshBasicMaterial : T.MeshLambertMaterial;
+      return new Material({ ...look, side: T.DoubleSide });
+    }
+    g.setAttribute("uv", new T.BufferAttribute(decode(m.uv), 2));
+    const image = new Image(), map = new T.Texture(image);
+    map.colorSpace = T.SRGBColorSpace;
+    map.magFilter = T.NearestFilter;  // upsampled activation maps keep crisp pixels
+    map.minFilter = T.LinearFilter;
+    map.generateMipmaps = false;
+    image.onload = () => { map.needsUpdate = true; requestRender(); };
+    image.src = m.texture;
+    return new T.MeshBasicMaterial({ map, side: T.DoubleSide, transparent: m.opacity < 1,
+      opacity: m.opacity });
+  }
   // hover facts of a mesh point: its arrays there (a landscape: alpha, beta and the loss)
   function meshFacts(hit) {
     const pos = hit.object.geometry.attributes.position;
@@ -275,8 +518,11 @@
       if (d < bestD) { bestD = d; best = v; }
     }
     v3.fromBufferAttribute(pos, best);
+    // a landscape's x and y are its alpha and beta; elsewhere coordinates mean nothing to the
+    // reader and show only when the mesh has no values of its own
+    const arrays = Object.keys(hit.object.userData.hover).length;
     const axes = D.kind === "landscape" ? ["\u03b1", "\u03b2"]
-      : D.kind === "landscape-1d" ? ["\u03b1"] : ["x", "y", "z"];
+      : D.kind === "landscape-1d" ? ["\u03b1"] : arrays ? [] : ["x", "y", "z"];
     const rows = axes.map((a, i) => [a, num(v3.getComponent(i))]);
     for (const [k, arr] of Object.entries(hit.object.userData.hover)) rows.push([k, num(arr[best])]);
     return { name: hit.object.userData.name, rows };
@@ -284,48 +530,90 @@
 
   // ------------------------------------------------------------------ geometry updates
   const m4 = new T.Matrix4(), q0 = new T.Quaternion(), v3 = new T.Vector3(), s3 = new T.Vector3();
+  // the outermost collapsed container around node i (-1: none); an edge inside one is hidden
+  function outerClosed(i) {
+    let out = -1;
+    for (let k = boxOfNode[i]; k >= 0; k = containers[k].parent) {
+      if (containers[k].t >= 1) out = k;
+    }
+    return out;
+  }
+  function placeShells() {
+    shells.forEach((sh, k) => {
+      const g = sh.seg, c = g.box, row = rows[g.row], ax = row.axis;
+      const a = g.a + shiftOf(g.row, g.a, null), b = g.b + shiftOf(g.row, g.b, null);
+      // a collapsed container's solid box takes the place of its shell; ghosts stay behind it
+      const show = closedAbove[c.index] < 1 && (sh.ghost > 0 || c.t < 1);
+      for (let q = 0; q < 3; q++) {
+        const at = q === ax ? row.sign * (a + b) / 2 : (g.lo[q] + g.hi[q]) / 2;
+        v3.setComponent(q, at + sh.ghost * c.ghost_offset[q]);
+        s3.setComponent(q, show ? Math.max(q === ax ? b - a : g.hi[q] - g.lo[q], 1e-6) : 1e-6);
+      }
+      shellMesh.setMatrixAt(k, m4.compose(v3, q0, s3));
+      BOX_EDGES.forEach((corner, j) => {
+        for (let q = 0; q < 3; q++) {
+          shellLinePos[72 * k + 3 * j + q] = show ? v3.getComponent(q)
+            + (corner & (1 << q) ? 0.5 : -0.5) * s3.getComponent(q) : 0;
+        }
+      });
+    });
+    shellMesh.instanceMatrix.needsUpdate = true;
+    shellMesh.computeBoundingSphere();
+    shellLineGeo.attributes.position.needsUpdate = true;
+  }
   function updateGeometry() {
+    place();
     for (const kind of kinds) {
       for (let k = 0; k < kind.owner.length; k++) {
-        const it = items[kind.owner[k]];
-        const sc = visible(it) ? itemScale(it) : 0;
-        v3.set(itemX(it) + kind.off[k], it.y, it.z);
-        s3.set(Math.max(it.sx * kind.frac[k] * sc, 1e-6), Math.max(it.sy * sc, 1e-6),
-          Math.max(it.sz * sc, 1e-6));
+        const i = kind.owner[k], sc = gScale[i];
+        v3.set(gP[3 * i] + kind.off[k] * sc, gP[3 * i + 1], gP[3 * i + 2]);
+        s3.set(Math.max(gS[3 * i] * kind.frac[k] * sc, 1e-6), Math.max(gS[3 * i + 1] * sc, 1e-6),
+          Math.max(gS[3 * i + 2] * sc, 1e-6));
         kind.mesh.setMatrixAt(k, m4.compose(v3, q0, s3));
       }
       kind.mesh.instanceMatrix.needsUpdate = true;
       kind.mesh.computeBoundingSphere();
     }
-    for (let s = 0; s < nSeg; s++) {
-      for (let c = 0; c < 3; c++) {
-        edgePos[6 * s + c] = ea[3 * s + c];
-        edgePos[6 * s + 3 + c] = eb[3 * s + c];
+    placeShells();
+    const hiddenEdge = new Uint8Array(eSkip.length);
+    if (containers.length && eEnds.length) {
+      for (let e = 0; e < eSkip.length; e++) {
+        const o = outerClosed(eEnds[2 * e]);
+        hiddenEdge[e] = o >= 0 && o === outerClosed(eEnds[2 * e + 1]) ? 1 : 0;
       }
-      edgePos[6 * s] += shiftAt(ea[3 * s], null);
-      edgePos[6 * s + 3] += shiftAt(eb[3 * s], null);
+    }
+    for (let s = 0; s < nSeg; s++) {
+      const p = segFirst[s];
+      if (hiddenEdge[eOwner[s]]) { edgePos.fill(0, 6 * s, 6 * s + 6); continue; }
+      moved(eRow[p], ea.subarray(3 * s, 3 * s + 3), tmp3);
+      edgePos.set(tmp3, 6 * s);
+      moved(eRow[p + 1], eb.subarray(3 * s, 3 * s + 3), tmp3);
+      edgePos.set(tmp3, 6 * s + 3);
     }
     edgeGeo.attributes.position.needsUpdate = true;
     let c = 0;
     for (const f of folds.values()) {
+      const row = rows[f.row], ax = row.axis;
       for (let j = 0; j + 1 < f.members.length; j++, c++) {
-        const a = items[f.members[j]], b = items[f.members[j + 1]];
-        const on = f.t > 0 ? 1 : 0;
-        chainPos.set([itemX(a) + a.sx / 2, a.y, a.z * on, itemX(b) - b.sx / 2, b.y, b.z * on],
-          6 * c);
-        if (!on) chainPos.fill(0, 6 * c, 6 * c + 6);
+        const a = f.members[j], b = f.members[j + 1];
+        if (!(gScale[a] > 0)) { chainPos.fill(0, 6 * c, 6 * c + 6); continue; }
+        for (let q = 0; q < 3; q++) {
+          chainPos[6 * c + q] = gP[3 * a + q] + (q === ax ? row.sign * gS[3 * a + q] / 2 : 0);
+          chainPos[6 * c + 3 + q] = gP[3 * b + q] - (q === ax ? row.sign * gS[3 * b + q] / 2 : 0);
+        }
       }
     }
     chainGeo.attributes.position.needsUpdate = true;
     chainLines.visible = [...folds.values()].some((f) => f.t > 0);
     for (let i = 0; i < nCount; i++) {
       const it = items[nOwner[i]];
-      const hide = it.foldOf && it.foldOf.t > 0;
+      const hide = (it.foldOf && it.foldOf.t > 0) || closedNode(it.node) > 0;
       // half a point off the face it sits on, so the box does not cut the round sprite in two
-      const out = Math.sign(nPts[3 * i] - it.x) * Math.min(0.5 * (NE.size || 0), 0.05);
-      ptPos[3 * i] = hide ? 0 : nPts[3 * i] + out + shiftAt(nPts[3 * i], null);
-      ptPos[3 * i + 1] = hide ? 0 : nPts[3 * i + 1];
-      ptPos[3 * i + 2] = hide ? -1e7 : nPts[3 * i + 2];
+      const out = Math.sign(nPts[3 * i] - it.p[0]) * Math.min(0.5 * (NE.size || 0), 0.05);
+      moved(it.row, nPts.subarray(3 * i, 3 * i + 3), tmp3);
+      ptPos[3 * i] = hide ? 0 : tmp3[0] + out;
+      ptPos[3 * i + 1] = hide ? 0 : tmp3[1];
+      ptPos[3 * i + 2] = hide ? -1e7 : tmp3[2];
     }
     ptGeo.attributes.position.needsUpdate = true;
     if (selected !== null) placeOutline(selected);
@@ -335,13 +623,14 @@
   // ------------------------------------------------------------------ colours
   const overlays = new Map(D.overlays.map((o) => [o.name, { ...o, rgb: decode(o.rgb) }]));
   let overlay = overlays.get(D.overlay) || overlays.values().next().value || null;
-  let hovered = null, selected = null, matches = null;
+  let hovered = null, hoveredBox = null, selected = null, matches = null;
   let animStep = -1;
   const white = new T.Color(1, 1, 1), col = new T.Color(), bgCol = new T.Color();
   const nanCol = new T.Color(D.colors.nan);
 
   function baseColor(it, out) {
     if (!overlay) return out.copy(nanCol);
+    if (it.seg) return meanColor(it.seg.box, out);
     const i = it.node * 3;
     return out.setRGB(overlay.rgb[i] / 255, overlay.rgb[i + 1] / 255, overlay.rgb[i + 2] / 255,
       T.SRGBColorSpace);
@@ -357,12 +646,36 @@
     if (idx === hovered) out.lerp(white, 0.35);
     return out;
   }
+  // a collapsed container stands for its nodes: the mean of their colours
+  function meanColor(c, out) {
+    if (!c.mean || c.mean.overlay !== overlay) {
+      const sum = [0, 0, 0];
+      for (const i of c.nodes) for (let q = 0; q < 3; q++) sum[q] += overlay.rgb[3 * i + q];
+      c.mean = { overlay, rgb: sum.map((v) => v / c.nodes.length / 255) };
+    }
+    return out.setRGB(...c.mean.rgb, T.SRGBColorSpace);
+  }
+  function shellColor(sh, out) {
+    out.copy(SHELL_COLORS[sh.seg.box.depth % SHELL_COLORS.length]);
+    if (sh.ghost) out.lerp(bgCol, Math.min(0.45 + 0.07 * sh.ghost, 0.85));
+    if (sh.seg.box.index === hoveredBox) out.lerp(white, 0.5);
+    return out;
+  }
   function updateColors() {
     bgCol.set(themeBackground());
     for (const kind of kinds) {
       for (let k = 0; k < kind.owner.length; k++) kind.mesh.setColorAt(k, colorOf(kind.owner[k], col));
       kind.mesh.instanceColor.needsUpdate = true;
     }
+    updateShellColors();
+  }
+  function updateShellColors() {
+    shells.forEach((sh, k) => {
+      shellMesh.setColorAt(k, shellColor(sh, col));
+      for (let j = 0; j < 24; j++) col.toArray(shellLineCol, 72 * k + 3 * j);
+    });
+    shellMesh.instanceColor.needsUpdate = true;
+    shellLineGeo.attributes.color.needsUpdate = true;
     requestRender();
   }
   // the instances of each item, to recolour one item (hover) without touching the others
@@ -427,9 +740,8 @@
   // ------------------------------------------------------------------ camera
   const bounds = new T.Box3();
   function itemBox(idx, box) {
-    const it = items[idx];
-    v3.set(itemX(it), it.y, it.z);
-    s3.set(it.sx, it.sy, it.sz).multiplyScalar(0.5);
+    v3.fromArray(gP, 3 * idx);
+    s3.fromArray(gS, 3 * idx).multiplyScalar(0.5);
     return box.set(v3.clone().sub(s3), v3.clone().add(s3));
   }
   function boxOf(indices) {
@@ -509,14 +821,31 @@
     return s.map((x) => (Array.isArray(x) ? "(" + x.join(", ") + ")" : String(x))).join(", ");
   }
   function facts(idx) {
-    const it = items[idx], f = it.facts, rows = [];
+    const it = items[idx];
+    return factsOf(it.facts, it);
+  }
+  function boxFacts(c) {
+    return factsOf({ name: c.name, type: c.type, kind: "container", params: c.params,
+      flops: c.flops, count: c.count, repeat: c.repeat }, null);
+  }
+  function factsOf(f, it) {
+    const rows = [];
     rows.push(["class", f.type || f.kind || "?"]);
     if (f.repeat > 1) rows.push(["repeat", "x" + f.repeat + " (folded)"]);
     if (f.member) rows.push(["member", f.member + " of " + f.member_of]);
+    if (f.kind === "container") {
+      // a container's totals are sums over its nodes; a folded one holds member 0's nodes
+      const each = f.repeat > 1 ? " per member" : "";
+      rows.push(["nodes", String(f.count) + (it && it.seg ? " (collapsed)" : "")]);
+      rows.push(["params", human(f.params || 0) + each], ["FLOPs", human(f.flops || 0) + each]);
+      return rows;
+    }
     rows.push(["input", shapes(f.in_shapes)]);
     rows.push(["output", shapes(f.out_shapes)]);
-    rows.push(["params", human(f.params || 0)]);
-    rows.push(["FLOPs", human(f.flops || 0)]);
+    // a member without its own numbers shows an equal share of its block's, and says so
+    const share = f.share ? " (share of " + f.member_of + ")" : "";
+    rows.push(["params", human(f.params || 0) + share]);
+    rows.push(["FLOPs", human(f.flops || 0) + share]);
     const st = f.stats;
     if (st) {
       rows.push(["act mean", num(st.mean)]);
@@ -524,7 +853,7 @@
       rows.push(["act abs-max", num(st.absmax)]);
       if (st.n_nan || st.n_inf) rows.push(["non-finite", `${st.n_nan || 0} NaN, ${st.n_inf || 0} inf`]);
     }
-    if (overlay && overlay.kind === "scalar" && !["activation", "params", "flops"].includes(overlay.name)) {
+    if (it && overlay && overlay.kind === "scalar" && !["activation", "params", "flops"].includes(overlay.name)) {
       rows.push([overlay.name, num(overlay.values[it.node])]);
     }
     if (f.failed) rows.push(["failed", "the forward pass raised here"]);
@@ -548,6 +877,27 @@
       if (visible(items[idx])) return idx;
     }
     return null;
+  }
+  // the innermost container under the pointer, as a tooltip (after pick(), which aims the ray)
+  function pickBox() {
+    let best = null;
+    if (!shells.length) return null;
+    for (const h of raycaster.intersectObject(shellMesh, false)) {
+      const sh = shells[h.instanceId], c = sh.seg.box;
+      if (closedAbove[c.index] >= 1 || (c.t >= 1 && !sh.ghost)) continue;
+      if (best === null || c.depth > best.box.depth) best = { box: c, ghost: sh.ghost };
+    }
+    return best;
+  }
+  // a ghost of a folded block shows its own member's numbers where the layout has them
+  function boxHit(hit) {
+    const c = hit.box, member = hit.ghost ? c.members[hit.ghost] : null;
+    if (member) {
+      const f = { ...member, type: c.type, kind: "module", member_of: c.name,
+        member: (hit.ghost + 1) + " of " + c.repeat };
+      return { name: member.name, rows: factsOf(f, null) };
+    }
+    return { name: c.name, rows: [...boxFacts(c), ["click", c.t > 0 ? "expand it" : "collapse it"]] };
   }
   function pickMesh(clientX, clientY) {
     if (!hoverMeshes.length) return null;
@@ -581,8 +931,12 @@
       updateItemColor(before);
       updateItemColor(idx);
     }
-    showTooltip(idx, clientX, clientY, idx === null ? pickMesh(clientX, clientY) : null);
-    renderer.domElement.style.cursor = idx === null ? "" : "pointer";
+    const box = idx === null ? pickBox() : null;
+    const boxIndex = box ? box.box.index : null;
+    if (boxIndex !== hoveredBox && !BIG) { hoveredBox = boxIndex; updateShellColors(); }
+    const other = box ? boxHit(box) : idx === null ? pickMesh(clientX, clientY) : null;
+    showTooltip(idx, clientX, clientY, other);
+    renderer.domElement.style.cursor = idx === null && box === null ? "" : "pointer";
   }
   renderer.domElement.addEventListener("pointermove", (ev) => {
     if (ev.buttons) { tooltip.hidden = true; return; }
@@ -602,16 +956,23 @@
   });
   renderer.domElement.addEventListener("pointerleave", () => {
     tooltip.hidden = true;
-    if (hovered !== null) { hovered = null; updateColors(); }
+    if (hovered !== null || hoveredBox !== null) { hovered = hoveredBox = null; updateColors(); }
   });
-  let downAt = null;
+  let downAt = null, clickTimer = null;
   renderer.domElement.addEventListener("pointerdown", (ev) => { downAt = [ev.clientX, ev.clientY]; });
   renderer.domElement.addEventListener("pointerup", (ev) => {
     if (!downAt || Math.hypot(ev.clientX - downAt[0], ev.clientY - downAt[1]) > 4) return;
     const idx = pick(ev.clientX, ev.clientY);
-    if (idx !== null) select(idx);
+    const hit = idx === null ? pickBox() : null;
+    const box = hit ? hit.box.index : idx !== null && items[idx].seg ? items[idx].seg.box.index : null;
+    if (idx !== null && box === null) select(idx);
+    // a click on a container closes it, on a collapsed one opens it; a double click (fly to)
+    // does neither, so the toggle waits for it
+    clearTimeout(clickTimer);
+    if (box !== null) clickTimer = setTimeout(() => collapse(box, containers[box].target === 0), 260);
   });
   renderer.domElement.addEventListener("dblclick", (ev) => {
+    clearTimeout(clickTimer);
     const idx = pick(ev.clientX, ev.clientY);
     if (idx !== null) { select(idx); flyTo(boxOf([idx])); }
   });
@@ -651,6 +1012,15 @@
     }
   }
   for (let k = N; k < items.length; k++) itemTree[k] = itemTree[items[k].node];
+  // a container's tree entry collapses and expands it (the box before its name)
+  const boxTree = new Map();
+  for (const c of containers) {
+    const tn = treeNodeFor(c.name);
+    tn.container = c;
+    if (!tn.type) tn.type = c.type;
+    boxTree.set(c.index, tn);
+    for (const g of c.segments) itemTree[g.item] = tn;
+  }
   const treeEl = $("tree");
   function treeRow(tnode) {
     const row = document.createElement("div");
@@ -665,7 +1035,17 @@
     const ty = document.createElement("span");
     ty.className = "type";
     ty.textContent = tnode.type || "";
-    row.append(tw, nm, ty);
+    row.append(tw);
+    if (tnode.container) {
+      const c = tnode.container, bt = document.createElement("span");
+      bt.className = "box-toggle";
+      bt.title = "Collapse or expand this module in the view";
+      bt.textContent = c.target > 0 ? "\u229E" : "\u229F";
+      bt.addEventListener("click", (ev) => { ev.stopPropagation(); collapse(c.index, c.target === 0); });
+      tnode.boxToggle = bt;
+      row.append(bt);
+    }
+    row.append(nm, ty);
     tnode.row = row;
     tnode.twisty = tw;
     const box = document.createElement("div");
@@ -684,6 +1064,7 @@
     const out = [];
     const walk = (t) => {
       if (t.item !== undefined) out.push(t.item);
+      if (t.container) out.push(...t.container.segments.map((g) => g.item));
       for (const l of t.items) walk(l);
       for (const c of t.children.values()) walk(c);
     };
@@ -755,6 +1136,16 @@
       b.addEventListener("click", () => { expand(fold.node, fold.target === 0); select(fold.target > 0 ? fold.members[0] : fold.node); });
       detailsBody.appendChild(b);
     }
+    // the container it stands for, or the innermost one around it
+    const box = it.seg ? it.seg.box : boxOfNode[it.node] >= 0 ? containers[boxOfNode[it.node]] : null;
+    if (box) {
+      const b = el("button", (box.target > 0 ? "Expand " : "Collapse ") + shortName(box.name));
+      b.addEventListener("click", () => {
+        collapse(box.index, box.target === 0);
+        select(box.target > 0 ? box.segments[0].item : box.nodes[0]);
+      });
+      detailsBody.appendChild(b);
+    }
     details.hidden = false;
     resize();
   }
@@ -766,14 +1157,26 @@
   });
 
   // ------------------------------------------------------------------ expand / collapse
+  // folds open and containers close smoothly: t runs to its target, the layout follows
+  function animate(thing, target) {
+    thing.target = target;
+    const from = thing.t;
+    if (thing.anim) animations.delete(thing.anim);
+    thing.anim = tween(450, (t) => { thing.t = from + (target - from) * t; updateGeometry(); },
+      () => { thing.anim = null; });
+  }
   function expand(node, open) {
     const fold = folds.get(node);
     if (!fold) return false;
-    fold.target = open ? 1 : 0;
-    const from = fold.t;
-    if (fold.anim) animations.delete(fold.anim);
-    fold.anim = tween(450, (t) => { fold.t = from + (fold.target - from) * t; updateGeometry(); },
-      () => { fold.anim = null; });
+    animate(fold, open ? 1 : 0);
+    return true;
+  }
+  function collapse(k, on) {
+    const c = containers[k];
+    if (!c) return false;
+    for (const j of sameModule.get(c.name)) animate(containers[j], on ? 1 : 0);
+    const tn = boxTree.get(k);
+    if (tn && tn.boxToggle) tn.boxToggle.textContent = on ? "\u229E" : "\u229F";
     return true;
   }
 
@@ -888,6 +1291,7 @@
     let used = 0;
     // the scene's own point labels first (a landscape's minimum), then layers by rank
     const order = D.point_labels.map((_, k) => -1 - k);
+    for (const c of containers) if (c.t > 0.5) order.push(...c.segments.map((g) => g.item));
     for (const f of folds.values()) if (f.t > 0.5) order.push(...f.members);
     for (let r = 0; r < labelRank.length && order.length < MAX_CANDIDATES; r++) order.push(labelRank[r]);
     for (const idx of order) {
@@ -900,7 +1304,8 @@
       } else {
         const it = items[idx];
         if (!visible(it)) continue;
-        v3.set(itemX(it), it.y, it.z + it.sz / 2 + 0.15);
+        v3.fromArray(gP, 3 * idx);
+        v3.z += gS[3 * idx + 2] / 2 + 0.15;
         badge = !it.fold && it.foldOf && it.foldOf.t === 0 ? badgeFor.get(idx) : null;
         text = badge ? it.label + "  " + badge : it.label;
       }
@@ -983,7 +1388,9 @@
   $("title").textContent = (D.title || texts[0]).split("\n")[0];
   const info = D.info;
   $("status").textContent = N ? [info.size_legend || "", `${N} nodes, ${eSkip.length} edges, ${nCount} neurons`,
-    folds.size ? "folded blocks: select one to expand it" : ""].filter(Boolean).join("\n")
+    folds.size ? "folded blocks: select one to expand it" : "",
+    containers.length ? "modules: click a box to collapse it, a solid one to expand it" : ""]
+    .filter(Boolean).join("\n")
     : [...(D.title ? texts : texts.slice(1)), ...(D.title ? [] : texts[0].split("\n").slice(1))].join("\n");
   if (!N) {  // no layer graph (a landscape): no tree, overlays or forward pass
     for (const id of ["tree", "tree-toggle", "play", "overlay", "search", "search-count"]) $(id).hidden = true;
@@ -1017,9 +1424,9 @@
     get hoverLatency() { return hoverLatency; },
     get busy() { return animations.size > (playing ? 1 : 0); },
     nodeCount: N,
-    project(ref) {
-      const it = items[indexOf(ref)];
-      v3.set(itemX(it), it.y, it.z).project(camera);
+    project(ref) { return this.projectPoint(Array.from(gP.subarray(3 * indexOf(ref), 3 * indexOf(ref) + 3))); },
+    projectPoint(xyz) {
+      v3.set(...xyz).project(camera);
       const r = renderer.domElement.getBoundingClientRect();
       return { x: r.left + (v3.x * 0.5 + 0.5) * r.width, y: r.top + (-v3.y * 0.5 + 0.5) * r.height };
     },
@@ -1033,6 +1440,15 @@
     overlay() { return overlay ? overlay.name : null; },
     expand(ref, open = true) { return expand(items[indexOf(ref)].node, open); },
     folds() { return [...folds.keys()].map((i) => nodes[i].name); },
+    containers() { return containers.map((c) => c.name); },
+    collapse(name, on = true) { return collapse(containers.findIndex((c) => c.name === name), on); },
+    // where a node is drawn now (world coordinates), and the direction its row runs
+    position(ref) { return Array.from(gP.subarray(3 * indexOf(ref), 3 * indexOf(ref) + 3)); },
+    rowDirection(ref) {
+      const row = rows[items[indexOf(ref)].row], d = [0, 0, 0];
+      d[row.axis] = row.sign;
+      return d;
+    },
     flyTo(ref) { flyTo(boxOf([indexOf(ref)])); },
     select(ref) { select(indexOf(ref)); return items[selected].facts.name; },
     selected() { return selected === null ? null : items[selected].facts.name; },

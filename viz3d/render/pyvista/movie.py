@@ -32,8 +32,9 @@ import pyvista as pv
 
 from viz3d.errors import RenderError
 from viz3d.files import file_mode
-from viz3d.render.camera_paths import flythrough_cameras, orbit_cameras
-from viz3d.render.scene import Camera
+from viz3d.render.camera import Camera
+from viz3d.render.pyvista.camera_paths import flythrough_cameras, orbit_cameras
+from viz3d.render.pyvista.plotter import build_plotter, set_camera
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ class MovieWriter:
     --------
     >>> import os, tempfile
     >>> import numpy as np
-    >>> from viz3d.render.movie import MovieWriter
+    >>> from viz3d.render.pyvista.movie import MovieWriter
     >>> path = os.path.join(tempfile.mkdtemp(), "ramp.mp4")
     >>> with MovieWriter(path, fps=10, size=(64, 48), progress=False) as movie:
     ...     for k in range(10):
@@ -260,7 +261,7 @@ def write_movie(
     --------
     >>> import os, tempfile
     >>> import numpy as np
-    >>> from viz3d.render.movie import write_movie
+    >>> from viz3d.render.pyvista.movie import write_movie
     >>> frames = (np.full((32, 32, 3), 10 * k, dtype=np.uint8) for k in range(5))
     >>> target = os.path.join(tempfile.mkdtemp(), "fade.gif")
     >>> write_movie(frames, target, fps=5, progress=False).suffix
@@ -287,7 +288,7 @@ def even_size(size: tuple[int, int]) -> tuple[int, int]:
 
     Examples
     --------
-    >>> from viz3d.render.movie import even_size
+    >>> from viz3d.render.pyvista.movie import even_size
     >>> even_size((321, 240))
     (320, 240)
     """
@@ -302,7 +303,7 @@ def orbit_movie(
     fps: int = 30,
     window_size: tuple[int, int] = (1920, 1080),
     *,
-    elevation: float = 20.0,
+    elevation: float | None = None,
     turns: int = 1,
     title: str | None = None,
     caption: str | None = None,
@@ -327,8 +328,9 @@ def orbit_movie(
         Frames per second.
     window_size : (int, int), default: (1920, 1080)
         Frame size; rounded down to even numbers for H.264 (with a warning).
-    elevation : float, default: 20.0
-        Camera height angle in degrees.
+    elevation : float, optional
+        Camera height angle in degrees; by default the scene camera's, so frame 0 is the still
+        (see :func:`~viz3d.render.pyvista.camera_paths.orbit_cameras`).
     turns : int, default: 1
         Full turns during the movie.
     title : str, optional
@@ -351,7 +353,7 @@ def orbit_movie(
     >>> import os, tempfile
     >>> import pyvista as pv
     >>> from viz3d.render import Scene
-    >>> from viz3d.render.movie import orbit_movie
+    >>> from viz3d.render.pyvista.movie import orbit_movie
     >>> scene = Scene(background="black")
     >>> _ = scene.add_mesh(pv.Cube(x_length=3), name="box", color="orange")
     >>> out = orbit_movie(scene, os.path.join(tempfile.mkdtemp(), "spin.mp4"), seconds=1, fps=8,
@@ -383,7 +385,7 @@ def flythrough_movie(
     """Fly above the forward path from the input to the output, looking ahead.
 
     The camera follows the node centres in execution order (smoothed into a spline) and slows
-    down at big layers; see :func:`viz3d.render.camera_paths.flythrough_cameras`.
+    down at big layers; see :func:`viz3d.render.pyvista.camera_paths.flythrough_cameras`.
 
     Parameters
     ----------
@@ -406,7 +408,7 @@ def flythrough_movie(
     --------
     >>> import os, tempfile, torch
     >>> from viz3d.api import enhanced_3d_visualization
-    >>> from viz3d.render.movie import flythrough_movie
+    >>> from viz3d.render.pyvista.movie import flythrough_movie
     >>> model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
     >>> scene = enhanced_3d_visualization(model, input_shape=(1, 8), show=False)
     >>> flythrough_movie(scene, os.path.join(tempfile.mkdtemp(), "fly.mp4"), seconds=1, fps=6,
@@ -439,8 +441,8 @@ def forward_pass_movie(
     Layers start dim, flash when the data reaches them and keep their scene colour
     (the traced activation by default) afterwards. The camera holds the scene's view. The
     animation is a GLSL effect (``shaders/pulse.glsl``, one uniform changed per frame) where
-    the GL driver accepts it, else the same formula on the CPU (see :mod:`viz3d.render.pulse`);
-    the path used is logged at INFO level.
+    the GL driver accepts it, else the same formula on the CPU (see
+    :mod:`viz3d.render.pyvista.pulse`); the path used is logged at INFO level.
 
     Parameters
     ----------
@@ -463,7 +465,7 @@ def forward_pass_movie(
     --------
     >>> import os, tempfile, torch
     >>> from viz3d.api import enhanced_3d_visualization
-    >>> from viz3d.render.movie import forward_pass_movie
+    >>> from viz3d.render.pyvista.movie import forward_pass_movie
     >>> model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
     >>> scene = enhanced_3d_visualization(model, input_shape=(1, 8), show=False)
     >>> forward_pass_movie(scene, os.path.join(tempfile.mkdtemp(), "pass.gif"), seconds=1, fps=6,
@@ -504,7 +506,7 @@ def movie_from_args(
     >>> import os, tempfile
     >>> import pyvista as pv
     >>> from viz3d.render import Scene
-    >>> from viz3d.render.movie import movie_from_args
+    >>> from viz3d.render.pyvista.movie import movie_from_args
     >>> scene = Scene()
     >>> _ = scene.add_mesh(pv.Sphere(), name="ball")
     >>> movie_from_args(scene, os.path.join(tempfile.mkdtemp(), "m.mp4"), "orbit", seconds=0.5,
@@ -546,11 +548,11 @@ class _Stage:
     def __init__(self, scene: Any, shot: _Shot, window_size: tuple[int, int]) -> None:
         from vtkmodules.vtkCommonCore import vtkUnsignedCharArray
 
-        from viz3d.render.pulse import Pulse
+        from viz3d.render.pyvista.pulse import Pulse
 
         self.shot = shot
         self.size = window_size
-        self.plotter = scene.plotter(off_screen=True, window_size=window_size, interactive=False)
+        self.plotter = build_plotter(scene, True, window_size, interactive=False)
         self.pulse = (
             Pulse(scene, self.plotter, mode=shot.pulse_mode)
             if shot.pulse_times is not None
@@ -572,12 +574,7 @@ class _Stage:
         """Render frame ``k``; its pixels, bottom row first (valid until the next call)."""
         shot, pl = self.shot, self.plotter
         if shot.cameras is not None:
-            cam = shot.cameras[k]
-            pl.camera.SetPosition(cam.position)
-            pl.camera.SetFocalPoint(cam.focal_point)
-            pl.camera.SetViewUp(cam.up)
-            pl.camera.SetViewAngle(cam.view_angle)
-            pl.renderer.ResetCameraClippingRange()
+            set_camera(pl, shot.cameras[k])
         text = None
         if self.pulse is not None:
             self.pulse.set_time(float(shot.pulse_times[k]))

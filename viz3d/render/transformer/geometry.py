@@ -1,4 +1,4 @@
-"""Shapes, labels and camera poses shared by the transformer views (pure geometry, no model).
+"""Shapes, labels and camera poses shared by the transformer views' drawings (no model).
 
 All views use the same conventions: tokens run along +x one unit apart, depth (layers, heads)
 runs along +y, values rise along +z, and the camera looks from the front-left, above. Labels
@@ -17,13 +17,15 @@ import pyvista as pv
 from viz3d.render import labels as labelmod
 from viz3d.render import meshes
 from viz3d.render.builder import BACKGROUND, FOREGROUND
-from viz3d.render.scene import WINDOW_SIZE, Scene
+from viz3d.render.camera import box_corners, fit_distance, view_basis
+from viz3d.render.scene import Scene
 
 __all__ = [
     "BACKGROUND",
     "FLOOR",
     "FOREGROUND",
     "MUTED",
+    "add_bars",
     "add_labels",
     "add_title",
     "bars",
@@ -66,6 +68,43 @@ def bars(
     return meshes.boxes(
         middle, sizes, np.arange(len(centers)), {"value": np.asarray(values, dtype=float)}
     )
+
+
+def add_bars(
+    scene: Scene,
+    bases: np.ndarray,
+    heights: np.ndarray,
+    values: np.ndarray,
+    *,
+    footprint: float,
+    cmap: str,
+    clim: tuple[float, float],
+    bar_title: str,
+) -> None:
+    """Bars coloured by ``values`` (with a colour bar) on a muted plate under their bases.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> scene = Scene()
+    >>> add_bars(scene, np.zeros((1, 3)), np.ones(1), np.ones(1), footprint=0.7, cmap="viridis",
+    ...          clim=(0.0, 1.0), bar_title="value")
+    >>> [a.name for a in scene.actors]
+    ['bars', 'floor']
+    """
+    scene.add_mesh(
+        bars(bases, heights, (footprint, footprint), values),
+        name="bars",
+        scalars="value",
+        cmap=cmap,
+        clim=clim,
+        scalar_bar_args=scalar_bar(bar_title + "\n"),
+        ambient=0.3,
+        diffuse=0.7,
+        specular=0.2,
+    )
+    lo, hi = np.min(bases, axis=0), np.max(bases, axis=0)
+    scene.add_mesh(floor(lo, hi, z=float(lo[2]) - 0.01), name="floor", color=MUTED, lighting=False)
 
 
 def spheres(centers: np.ndarray, diameter: float, values: np.ndarray | None = None) -> pv.PolyData:
@@ -126,12 +165,14 @@ def tubes(
     # widths with their own min and max reproduces them exactly, so a weight gets the same width
     # in every picture
     lines.point_data["width"] = width
-    return lines.tube(
+    tube = lines.tube(
         radius=float(width.min()),
         scalars="width",
         radius_factor=float(width.max() / width.min()),
         n_sides=8,
     )
+    del tube.point_data["width"]  # a means to the radius, not a fact to show on hover
+    return tube
 
 
 def floor(lo: Sequence[float], hi: Sequence[float], z: float, margin: float = 0.6) -> pv.PolyData:
@@ -235,24 +276,8 @@ def frame_camera(
     >>> scene.camera.focal_point
     (5.0, 1.0, 0.5)
     """
-    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
-    center = (lo + hi) / 2
-    forward = -np.asarray(direction, dtype=float) / np.linalg.norm(direction)
-    right = np.cross(forward, np.asarray(up, dtype=float))
-    right /= np.linalg.norm(right)
-    cam_up = np.cross(right, forward)
-    corners = (
-        np.array(
-            [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
-        )
-        - center
-    )
-    tan_v = np.tan(np.radians(15.0))  # half of the default 30 degree view angle
-    tan_h = tan_v * WINDOW_SIZE[0] / WINDOW_SIZE[1]
-    # distance D must satisfy |q.right| <= fill tan_h (D + q.forward) for every corner q
-    # (and the same for up)
-    need = np.maximum(
-        np.abs(corners @ right) / (fill * tan_h), np.abs(corners @ cam_up) / (fill * tan_v)
-    )
-    distance = max(float(np.max(need - corners @ forward)), 1.0)
-    scene.set_camera(center - forward * distance, center, tuple(cam_up))
+    center = (np.asarray(lo, dtype=float) + np.asarray(hi, dtype=float)) / 2
+    direction = np.asarray(direction, dtype=float) / np.linalg.norm(direction)
+    distance = fit_distance(box_corners(lo, hi) - center, direction, fill=fill, up=up)
+    _, screen_up = view_basis(direction, up)
+    scene.set_camera(center + direction * max(distance, 1.0), center, tuple(screen_up))

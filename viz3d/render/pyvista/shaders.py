@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 EFFECTS: dict[str, dict[str, Any]] = {
     "glow": {"glowStrength": 1.6, "glowPower": 2.0},
     "depth_cue": {"fogNear": 10.0, "fogFar": 100.0, "fogColor": (1.0, 1.0, 1.0)},
-    # the forward-pass pulse (see viz3d.render.pulse); pulseTime moves every frame
+    # the forward-pass pulse (see viz3d.render.pyvista.pulse); pulseTime moves every frame
     "pulse": {
         "pulseTime": 0.0,
         "pulseWidth": 0.02,
@@ -71,12 +71,12 @@ def shader_dir() -> Path:
 
     Examples
     --------
-    >>> from viz3d.render.shaders import shader_dir
+    >>> from viz3d.render.pyvista.shaders import shader_dir
     >>> (shader_dir() / "glow.glsl").is_file()
     True
     """
     override = os.environ.get("VIZ3D_SHADER_DIR")
-    package = Path(__file__).resolve().parent.parent
+    package = Path(__file__).resolve().parents[2]  # viz3d/
     for candidate in (override, package / "shaders", package.parent / "shaders"):
         if candidate and Path(candidate).is_dir():
             return Path(candidate)
@@ -97,7 +97,7 @@ def load_shader(name: str) -> tuple[ShaderSection, ...]:
 
     Examples
     --------
-    >>> from viz3d.render.shaders import load_shader
+    >>> from viz3d.render.pyvista.shaders import load_shader
     >>> [(s.stage, s.tag) for s in load_shader("glow")]
     [('fragment', '//VTK::Light::Impl')]
     """
@@ -146,7 +146,7 @@ def apply_shader(actor: Any, name: str, **uniforms: Any) -> bool:
     Examples
     --------
     >>> import pyvista as pv
-    >>> from viz3d.render.shaders import apply_shader
+    >>> from viz3d.render.pyvista.shaders import apply_shader
     >>> pl = pv.Plotter(off_screen=True)
     >>> actor = pl.add_mesh(pv.Sphere())
     >>> apply_shader(actor, "glow", glowStrength=2.0)
@@ -176,7 +176,7 @@ def actor_kind(actor: Any) -> tuple[Any, ...]:
     Examples
     --------
     >>> import pyvista as pv
-    >>> from viz3d.render.shaders import actor_kind
+    >>> from viz3d.render.pyvista.shaders import actor_kind
     >>> pl = pv.Plotter(off_screen=True)
     >>> cloud = pl.add_mesh(pv.PolyData([[0.0, 0, 0]]), render_points_as_spheres=True)
     >>> ball = pl.add_mesh(pv.Sphere())

@@ -65,7 +65,7 @@ def pick_node(
     Examples
     --------
     >>> import numpy as np, pyvista as pv
-    >>> from viz3d.render.picking import pick_node
+    >>> from viz3d.render.pyvista.picking import pick_node
     >>> cube = pv.Cube().triangulate()
     >>> cube.cell_data["node_id"] = np.full(cube.n_cells, 7)
     >>> pl = pv.Plotter(off_screen=True, window_size=(100, 100))
@@ -94,7 +94,7 @@ def format_node_info(info: Mapping[str, Any]) -> str:
 
     Examples
     --------
-    >>> from viz3d.render.picking import format_node_info
+    >>> from viz3d.render.pyvista.picking import format_node_info
     >>> print(format_node_info({"name": "fc1", "type": "Linear", "params": 1234, "flops": 0}))
     fc1 (Linear)
     params: 1,234
@@ -130,7 +130,7 @@ def contrast_ratio(a: Sequence[float], b: Sequence[float]) -> float:
 
     Examples
     --------
-    >>> from viz3d.render.picking import contrast_ratio
+    >>> from viz3d.render.pyvista.picking import contrast_ratio
     >>> round(contrast_ratio((0, 0, 0), (1, 1, 1)), 1)
     21.0
     """
@@ -162,7 +162,7 @@ class HoverPanel:
     Examples
     --------
     >>> import numpy as np, pyvista as pv
-    >>> from viz3d.render.picking import HoverPanel
+    >>> from viz3d.render.pyvista.picking import HoverPanel
     >>> cube = pv.Cube().triangulate()
     >>> cube.cell_data["node_id"] = np.full(cube.n_cells, 3)
     >>> pl = pv.Plotter(off_screen=True, window_size=(200, 150))

@@ -12,7 +12,8 @@ import numpy as np
 
 from viz3d.errors import RenderError
 from viz3d.render.landscape import Scale, render_landscape, surface_geometry
-from viz3d.render.movie import MovieWriter, even_size, orbit_movie
+from viz3d.render.pyvista.movie import MovieWriter, even_size, orbit_movie
+from viz3d.render.pyvista.plotter import build_plotter, draw
 
 
 def landscape_orbit_movie(
@@ -30,7 +31,7 @@ def landscape_orbit_movie(
     """Orbit the camera around a landscape's surface; the movie loops seamlessly.
 
     ``render_options`` go to :func:`viz3d.render.landscape.render_landscape`; the rest are as in
-    :func:`viz3d.render.movie.orbit_movie` (atomic write, progress bar, MP4 or GIF).
+    :func:`viz3d.render.pyvista.movie.orbit_movie` (atomic write, progress bar, MP4 or GIF).
 
     Examples
     --------
@@ -124,27 +125,13 @@ def evolution_movie(
         )
 
     first = scene_at(0)
-    plotter = first.plotter(off_screen=True, window_size=size, interactive=False)
+    plotter = build_plotter(first, True, size, interactive=False)
     try:
         with MovieWriter(path, fps, size, total=count, progress=progress) as movie:
             for frame in range(count):
                 scene = first if frame == 0 else scene_at(frame)
                 if frame:
-                    # same names replace the previous frame's actors; the camera stays put
-                    for spec in scene.actors:
-                        plotter.add_mesh(spec.mesh, name=spec.name, **spec.kwargs)
-                    for text in scene.texts:
-                        plotter.add_text(
-                            text.text,
-                            position=text.position,
-                            font_size=text.font_size,
-                            color=text.color,
-                            name=text.name,
-                        )
-                    for lab in scene.point_labels:
-                        plotter.add_point_labels(
-                            lab.points, lab.labels, name=lab.name, **lab.kwargs
-                        )
+                    draw(plotter, scene)  # same names replace the last frame's; camera stays
                 movie.append(plotter.screenshot(return_img=True))
     finally:
         plotter.close()

@@ -1,24 +1,15 @@
 """Shareable files from a :class:`~viz3d.render.Scene`: PNG, self-contained HTML, glTF and VTK.
 
-Every writer builds the scene's *export* flavour (``Scene.plotter(target="export")``): 2D actors
-are left out because vtk.js, glTF and VTK files cannot hold them, and the export-only meshes
-(3D title text, colour-bar geometry) are drawn instead. Files are written to a temporary name
-and renamed, so an interrupted export never leaves a half-written file behind.
-
-HTML
-    The vtk.js "OfflineLocalView" page shipped by ``trame-vtk`` with the scene serialised into
-    it (the same format ``pyvista``'s ``export_html`` produces, without needing a trame
-    server). Model-supplied strings never reach the page as markup: the scene data is a
-    base64 blob, and the page title and the embedded node table are HTML/JSON-escaped. Every
-    JSON document in the page is strict (:func:`strict_json`): browsers reject ``NaN`` and
-    ``Infinity``, and one such literal leaves the page blank. The page loads nothing from the
-    network (the viewer's favicon links are replaced by an empty inline icon).
+The glTF and VTK writers build the scene's *export* flavour (``Scene.plotter(target="export")``):
+2D actors are left out because glTF and VTK files cannot hold them, and the export-only meshes
+(3D title text, colour-bar geometry) are drawn instead. HTML is the web viewer
+(:mod:`viz3d.render.web`), which carries labels, texts, hover facts and textures itself. Files
+are written to a temporary name and renamed, so an interrupted export never leaves a
+half-written file behind.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 import json
 import logging
@@ -26,10 +17,9 @@ import os
 import re
 import shutil
 import tempfile
-import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
 import numpy as np
@@ -37,13 +27,15 @@ import pyvista as pv
 
 from viz3d.errors import RenderError
 from viz3d.files import atomic_write, finite_json
-from viz3d.render.scene import Scene
+from viz3d.render.pyvista.mesh import to_pyvista
+from viz3d.render.pyvista.plotter import build_plotter
+
+if TYPE_CHECKING:
+    from viz3d.render.scene import Scene
 
 log = logging.getLogger(__name__)
 
-#: The favicon URL template in trame-vtk's vtk.js viewer page (replaced: the page stays offline).
-_VIEWER_FAVICON = "`https://kitware.github.io/vtk-js/icon/favicon-${t}x${t}.png`"
-#: Window size of the serialised scene; the browser page resizes it to the window.
+#: Window size of the scene drawn for the glTF export.
 EXPORT_WINDOW = (1280, 720)
 
 
@@ -53,7 +45,7 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
     Examples
     --------
     >>> import numpy as np, tempfile, os
-    >>> from viz3d.render.export import write_png
+    >>> from viz3d.render.pyvista.export import write_png
     >>> p = write_png(os.path.join(tempfile.mkdtemp(), "x.png"), np.zeros((4, 4, 3), np.uint8))
     >>> p.stat().st_size > 0
     True
@@ -69,11 +61,10 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
 def export_html(scene: Scene, path: str | os.PathLike) -> Path:
     """Write ``scene`` as one self-contained HTML file that opens with no Python or network.
 
-    A layer scene (from :func:`viz3d.render.build_scene`) becomes the three.js viewer
-    (:func:`viz3d.render.web.write_viewer`: hover facts, module tree, search, overlays,
-    expand/collapse), and so does a loss landscape (hover shows alpha, beta and the loss); any
-    other scene, and any scene with textured meshes (feature maps, Grad-CAM planes: the viewer
-    carries no textures yet), the vtk.js page of :func:`export_vtkjs`.
+    Every scene becomes the three.js viewer (:func:`viz3d.render.web.write_viewer`): a layer
+    scene with hover facts, module tree, search, overlays and expand/collapse; a loss landscape
+    with alpha, beta and the loss on hover; transformer views with their token labels, texts and
+    hover values; textured slices (feature maps, Grad-CAM) with their pictures.
 
     Examples
     --------
@@ -84,71 +75,9 @@ def export_html(scene: Scene, path: str | os.PathLike) -> Path:
     >>> 'id="viz3d-data"' in out.read_text()
     True
     """
-    # the viewer carries no textures yet: feature-map and Grad-CAM slices keep the vtk.js page
-    textured = any("texture" in actor.kwargs for actor in scene.actors)
-    viewable = getattr(scene, "layout", None) is not None or str(
-        scene.metadata.get("kind", "")
-    ).startswith("landscape")
-    if viewable and not textured:
-        from viz3d.render.web import write_viewer
+    from viz3d.render.web import write_viewer
 
-        return write_viewer(scene, path)
-    return export_vtkjs(scene, path)
-
-
-def export_vtkjs(scene: Scene, path: str | os.PathLike) -> Path:
-    """Write ``scene`` as one self-contained vtk.js HTML file (geometry only, no hover facts).
-
-    Parameters
-    ----------
-    scene : Scene
-        The scene; its export flavour is drawn (no 2D texts; 3D text and legend meshes kept).
-    path : str or PathLike
-        Output file, usually ``*.html``.
-
-    Returns
-    -------
-    pathlib.Path
-        The written file.
-
-    Examples
-    --------
-    >>> import os, tempfile, pyvista as pv
-    >>> from viz3d.render import Scene
-    >>> scene = Scene(title="</title><b>cube</b>")
-    >>> _ = scene.add_mesh(pv.Cube(), name="cube", color="tomato")
-    >>> out = export_vtkjs(scene, os.path.join(tempfile.mkdtemp(), "cube.html"))
-    >>> "<b>cube</b>" in out.read_text()
-    False
-    """
-    try:
-        from trame_vtk.tools.vtksz2html import HTML_VIEWER_PATH
-    except ImportError as exc:
-        raise RenderError(
-            "HTML export needs the vtk.js viewer from trame-vtk: pip install trame-vtk"
-        ) from exc
-    payload = base64.b64encode(_vtksz(scene)).decode("ascii")
-    # the viewer adds favicon links to kitware.github.io: offline, each is a console error
-    page = HTML_VIEWER_PATH.read_text(encoding="utf-8").replace(_VIEWER_FAVICON, "`data:,`")
-    if "</body>" not in page:
-        raise RenderError(f"unexpected vtk.js viewer page {HTML_VIEWER_PATH}: no </body>")
-    title = html.escape(scene.title or "viz3d scene")
-    head = f"<title>{title}</title>\n"
-    page = page.replace("<head>", "<head>\n" + head, 1) if "<head>" in page else head + page
-    metadata = _script_json(_page_metadata(scene))
-    loader = (
-        f'<script type="application/json" id="viz3d-metadata">{metadata}</script>\n'
-        "<script>\n"
-        "function loadDataSet() {\n"
-        "  const container =\n"
-        "    document.querySelector('.content') || document.querySelector('body');\n"
-        f'  OfflineLocalView.load(container, {{ base64Str: "{payload}" }});\n'
-        "}\n"
-        "</script>\n"
-    )
-    idx = page.rindex("</body>")
-    page = page[:idx] + loader + page[idx:]
-    return _atomic(path, lambda tmp: tmp.write_text(page, encoding="utf-8"), ".html")
+    return write_viewer(scene, path)
 
 
 def export_gltf(scene: Scene, path: str | os.PathLike) -> Path:
@@ -164,9 +93,7 @@ def export_gltf(scene: Scene, path: str | os.PathLike) -> Path:
     >>> out.suffix
     '.gltf'
     """
-    pl = scene.plotter(
-        off_screen=True, window_size=EXPORT_WINDOW, target="export", interactive=False
-    )
+    pl = build_plotter(scene, True, EXPORT_WINDOW, target="export", interactive=False)
     try:
         for actor in pl.renderer.actors.values():
             _bake_colors(actor)
@@ -242,7 +169,7 @@ def export_vtk(scene: Scene, path: str | os.PathLike) -> Path:
     for spec in scene.actors:
         if spec.only == "screen":
             continue
-        blocks.append(spec.mesh.copy(), _safe_name(spec.name))
+        blocks.append(to_pyvista(spec.mesh), _safe_name(spec.name))
     blocks.field_data["viz3d_metadata"] = np.array([strict_json(_page_metadata(scene))])
     folder = path.with_suffix("")
     old_blocks = _vtm_blocks(path, folder)
@@ -269,55 +196,6 @@ def export_vtk(scene: Scene, path: str | os.PathLike) -> Path:
 
 
 # ----------------------------------------------------------------- internals
-def _vtksz(scene: Scene) -> bytes:
-    """The scene serialised as a vtk.js synchronisable-scene zip (``index.json``)."""
-    from trame_vtk.modules.vtk.serializers import (
-        SynchronizationContext,
-        extract_array_hash,
-        initialize_serializers,
-        reference_id,
-        serialize,
-    )
-
-    pl = scene.plotter(
-        off_screen=True, window_size=EXPORT_WINDOW, target="export", interactive=False
-    )
-    try:
-        # actor names may come from the model; the page never shows them, keep them plain anyway
-        for name, actor in list(pl.renderer.actors.items()):
-            actor.SetObjectName(_safe_name(name))
-        pl.render()
-        initialize_serializers()
-        context = SynchronizationContext()
-        window = pl.render_window
-        camera = pl.renderer.GetActiveCamera()
-        state = serialize(None, window, "viz3d-window", context, 1)
-        if state is None:
-            raise RenderError("vtk.js serialisation of the scene returned nothing")
-        state["extra"] = {
-            "vtkRefId": reference_id(window),
-            "centerOfRotation": camera.GetFocalPoint(),
-            "camera": reference_id(camera),
-        }
-        hashes = {
-            entry["hash"]: dict(
-                **entry, content=context.get_cached_data_array(entry["hash"], False)
-            )
-            for entry in extract_array_hash(state)
-        }
-    finally:
-        pl.close()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(
-            # data-array ranges of NaN/inf cells ("max": Infinity) would break the page's parse
-            "index.json",
-            strict_json({"hashes": hashes, "scene": state}),
-            zipfile.ZIP_DEFLATED,
-        )
-    return buffer.getvalue()
-
-
 def _page_metadata(scene: Scene) -> dict[str, Any]:
     return {"title": scene.title, "metadata": scene.metadata, "nodes": scene.node_info}
 
@@ -331,12 +209,6 @@ def strict_json(data: Any) -> str:
     '{"max": null, "mean": [1.5, null]}'
     """
     return json.dumps(finite_json(data), allow_nan=False, default=str)
-
-
-def _script_json(data: Any) -> str:
-    """JSON safe inside a ``<script>`` element: no ``<``, ``>`` or ``&`` can close or open a tag."""
-    text = strict_json(data)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 #: Export folders: blocks being written, and the blocks of one finished export.

@@ -34,8 +34,8 @@ from vtkmodules.vtkRenderingCore import vtkActor
 from vtkmodules.vtkRenderingOpenGL2 import vtkOpenGLPolyDataMapper
 
 from viz3d.errors import RenderError
-from viz3d.render import shaders
-from viz3d.render.camera_paths import ForwardPath, forward_path
+from viz3d.render.pyvista import shaders
+from viz3d.render.pyvista.camera_paths import ForwardPath, forward_path
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def pulse_rgba(
     Examples
     --------
     >>> import numpy as np
-    >>> from viz3d.render.pulse import pulse_rgba
+    >>> from viz3d.render.pyvista.pulse import pulse_rgba
     >>> rgba = np.full((3, 4), 200, dtype=np.uint8)
     >>> pulse_rgba(0.5, np.array([0.0, 0.5, 1.0]), rgba, width=0.05)[:, 0].tolist()
     [200, 236, 50]
@@ -150,7 +150,7 @@ class Pulse:
     --------
     >>> import pyvista as pv
     >>> from viz3d.render import Scene
-    >>> from viz3d.render.pulse import Pulse
+    >>> from viz3d.render.pyvista.pulse import Pulse
     >>> scene = Scene(node_info={0: {"name": "a"}, 1: {"name": "b"}})
     >>> mesh = pv.Cube(center=(0, 0, 0)).merge(pv.Cube(center=(3, 0, 0)))
     >>> mesh.cell_data["node_id"] = [0] * 6 + [1] * 6
@@ -402,16 +402,9 @@ def _nearest_box(
     return out
 
 
-def _polylines(mesh: pv.DataSet) -> list[np.ndarray]:
-    """The points of each line cell of ``mesh``."""
-    if not isinstance(mesh, pv.PolyData) or not mesh.n_lines:
-        return []
-    lines, flat, i = [], np.asarray(mesh.lines), 0
-    while i < len(flat):
-        n = int(flat[i])
-        lines.append(np.asarray(mesh.points[flat[i + 1 : i + 1 + n]], dtype=float))
-        i += n + 1
-    return lines
+def _polylines(mesh: Any) -> list[np.ndarray]:
+    """The points of each line cell of a ``MeshData``."""
+    return [mesh.points[ids] for ids in mesh.cells("lines")]
 
 
 def _resample(line: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pyvista as pv
 
 from viz3d.errors import RenderError
-from viz3d.render.scene import Camera
+from viz3d.render.camera import WINDOW_SIZE, Camera, box_corners, fit_distance
 
 #: Share of the frame the model may fill (the rest is margin).
 FILL = 0.86
@@ -60,7 +59,7 @@ def forward_path(scene: Any) -> ForwardPath:
     --------
     >>> import pyvista as pv
     >>> from viz3d.render import Scene
-    >>> from viz3d.render.camera_paths import forward_path
+    >>> from viz3d.render.pyvista.camera_paths import forward_path
     >>> scene = Scene(node_info={0: {"name": "in"}, 1: {"name": "fc"}})
     >>> mesh = pv.Cube(center=(4, 0, 0)).merge(pv.Cube(center=(0, 0, 0)))
     >>> mesh.cell_data["node_id"] = [1] * 6 + [0] * 6
@@ -72,7 +71,7 @@ def forward_path(scene: Any) -> ForwardPath:
     lo: dict[int, np.ndarray] = {}
     hi: dict[int, np.ndarray] = {}
     for spec in scene.actors:
-        if not spec.pickable or spec.only == "export" or not isinstance(spec.mesh, pv.PolyData):
+        if not spec.pickable or spec.only == "export":
             continue
         ids, points = _cell_points(spec.mesh)
         for node in np.unique(ids):
@@ -94,15 +93,18 @@ def orbit_cameras(
     scene: Any,
     n_frames: int,
     *,
-    elevation: float = 20.0,
+    elevation: float | None = None,
     turns: float = 1.0,
     aspect: float = 16 / 9,
 ) -> list[Camera]:
     """A circle around the scene at constant speed; frame ``k`` at azimuth ``2*pi*turns*k/n``.
 
-    The circle starts at the scene camera's azimuth, keeps its view angle, and its radius is
-    the smallest that keeps the whole scene in view from every azimuth. With whole ``turns``
-    the movie loops seamlessly: the frame after the last is the first.
+    With a scene camera (every scene ``build_scene`` makes has one) the movie keeps the still's
+    framing: it turns about the still's focal point, at its elevation, and every frame stands as
+    far off as the still would from that side (the same share of the frame filled); at the
+    still's 16:9 shape frame 0 is the still itself. Without one, the circle has the smallest
+    radius that keeps the whole scene in view from every azimuth. With whole ``turns`` the movie
+    loops seamlessly: the frame after the last is the first.
 
     Parameters
     ----------
@@ -110,8 +112,9 @@ def orbit_cameras(
         Its on-screen meshes are framed.
     n_frames : int
         Number of cameras.
-    elevation : float, default: 20.0
-        Height angle above the horizontal plane, in degrees.
+    elevation : float, optional
+        Height angle above the horizontal plane, in degrees; by default the scene camera's
+        (20 without one).
     turns : float, default: 1.0
         Full turns over the ``n_frames``.
     aspect : float, default: 16/9
@@ -125,24 +128,55 @@ def orbit_cameras(
     --------
     >>> import pyvista as pv
     >>> from viz3d.render import Scene
-    >>> from viz3d.render.camera_paths import orbit_cameras
+    >>> from viz3d.render.pyvista.camera_paths import orbit_cameras
     >>> scene = Scene()
     >>> _ = scene.add_mesh(pv.Cube(), name="cube")
     >>> cams = orbit_cameras(scene, 4, elevation=0.0)
     >>> [round(c.position[2], 6) for c in cams]
     [0.0, 0.0, 0.0, 0.0]
+    >>> scene.set_camera((3, -4, 5), (0, 0, 0))
+    >>> orbit_cameras(scene, 4)[0].position == scene.camera.position
+    True
     """
     lo, hi, center = _scene_box(scene)
-    view_angle = scene.camera.view_angle if scene.camera else 30.0
-    start = np.arctan2(*(_start_direction(scene, center)[[1, 0]]))
-    elev = np.radians(elevation)
-    azimuths = start + 2 * np.pi * turns * np.arange(n_frames) / max(n_frames, 1)
-    # the radius must fit the scene from every azimuth the circle passes (sampled densely)
-    probe = start + np.linspace(0.0, 2 * np.pi * min(turns, 1.0), 73)
-    radius = max(
-        _fit_distance(lo, hi, center, _direction(a, elev), view_angle, aspect) for a in probe
+    still = scene.camera
+    view_angle = still.view_angle if still else 30.0
+    if still is not None:
+        center = np.asarray(still.focal_point, dtype=float)
+    start_dir = _start_direction(scene, center)
+    start = np.arctan2(start_dir[1], start_dir[0])
+    still_elev = np.arcsin(np.clip(start_dir[2] / max(np.linalg.norm(start_dir), 1e-12), -1, 1))
+    elev = (
+        np.radians(elevation)
+        if elevation is not None
+        else (still_elev if still else np.radians(20.0))
     )
-    return [_camera(center + radius * _direction(a, elev), center, view_angle) for a in azimuths]
+    azimuths = start + 2 * np.pi * turns * np.arange(n_frames) / max(n_frames, 1)
+    corners = box_corners(lo, hi) - center
+
+    def fit(azimuth: float, height: float, frame: float = aspect) -> float:
+        return fit_distance(
+            corners, _direction(azimuth, height), view_angle=view_angle, aspect=frame, fill=FILL
+        )
+
+    if still is not None:
+        # as far off from every side as the still (framed for WINDOW_SIZE) is from its own
+        still_aspect = WINDOW_SIZE[0] / WINDOW_SIZE[1]
+        scale = np.linalg.norm(start_dir) / max(fit(start, still_elev, still_aspect), 1e-9)
+        radii = [max(scale * fit(a, elev), 1e-3) for a in azimuths]
+    else:
+        # the radius must fit the scene from every azimuth the circle passes (sampled densely)
+        probe = start + np.linspace(0.0, 2 * np.pi * min(turns, 1.0), 73)
+        radii = [max(max(fit(a, elev) for a in probe), 1e-3)] * len(azimuths)
+    eyes = [center + r * _direction(a, elev) for r, a in zip(radii, azimuths)]
+    if (
+        still is not None
+        and len(eyes)
+        and abs(elev - still_elev) < 1e-9
+        and np.isclose(aspect, WINDOW_SIZE[0] / WINDOW_SIZE[1])
+    ):
+        eyes[0] = np.asarray(still.position, dtype=float)  # exactly the still, no rounding
+    return [_camera(eye, center, view_angle) for eye in eyes]
 
 
 def flythrough_cameras(
@@ -179,7 +213,7 @@ def flythrough_cameras(
     --------
     >>> import pyvista as pv
     >>> from viz3d.render import Scene
-    >>> from viz3d.render.camera_paths import flythrough_cameras
+    >>> from viz3d.render.pyvista.camera_paths import flythrough_cameras
     >>> scene = Scene(node_info={i: {"name": f"layer{i}"} for i in range(3)})
     >>> mesh = pv.merge([pv.Cube(center=(2 * i, 0, 0)) for i in range(3)])
     >>> mesh.cell_data["node_id"] = [i for i in range(3) for _ in range(6)]
@@ -249,19 +283,14 @@ def _camera(eye: np.ndarray, focus: np.ndarray, view_angle: float) -> Camera:
     )
 
 
-def _cell_points(mesh: pv.PolyData) -> tuple[np.ndarray, np.ndarray]:
-    """(node id, point) for every point of every cell, in VTK's cell order (verts, lines, polys)."""
+def _cell_points(mesh: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(node id, point) for every point of every cell of a ``MeshData``, in VTK's cell order."""
     node_of_cell = np.asarray(mesh.cell_data["node_id"]).astype(int)
-    conn, counts = [], []
-    for cells in (mesh.GetVerts(), mesh.GetLines(), mesh.GetPolys(), mesh.GetStrips()):
-        if cells.GetNumberOfCells():
-            offsets = pv.convert_array(cells.GetOffsetsArray())
-            conn.append(pv.convert_array(cells.GetConnectivityArray()))
-            counts.append(np.diff(offsets))
-    if not conn:
+    cells = [ids for kind in ("verts", "lines", "faces") for ids in mesh.cells(kind)]
+    if not cells:
         return np.empty(0, dtype=int), np.empty((0, 3))
-    ids = np.repeat(node_of_cell, np.concatenate(counts))
-    return ids, np.asarray(mesh.points)[np.concatenate(conn)]
+    ids = np.repeat(node_of_cell, [len(c) for c in cells])
+    return ids, mesh.points[np.concatenate(cells)]
 
 
 def _scene_box(scene: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -279,7 +308,7 @@ def _start_direction(scene: Any, center: np.ndarray) -> np.ndarray:
         d = np.asarray(scene.camera.position) - np.asarray(scene.camera.focal_point)
         if np.linalg.norm(d[:2]) > 1e-9:
             return d
-    return np.array([-0.4, -1.0, 0.0])
+    return np.array([-0.4, -1.0, 0.0])  # no camera, or one looking straight down
 
 
 def _direction(azimuth: float, elevation: float) -> np.ndarray:
@@ -290,25 +319,6 @@ def _direction(azimuth: float, elevation: float) -> np.ndarray:
             np.sin(elevation),
         ]
     )
-
-
-def _fit_distance(lo, hi, center, direction, view_angle: float, aspect: float) -> float:
-    """Smallest camera distance along ``direction`` at which every box corner is in view."""
-    up = np.array([0.0, 0.0, 1.0])
-    right = np.cross(-direction, up)
-    right /= np.linalg.norm(right)
-    cam_up = np.cross(right, -direction)
-    corners = (
-        np.array(
-            [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
-        )
-        - center
-    )
-    tan_v = np.tan(np.radians(view_angle / 2)) * FILL
-    tan_h = tan_v * aspect
-    # a corner q is in view when |q.right| <= tan_h * (D - q.dir), and likewise vertically
-    need = np.maximum(np.abs(corners @ right) / tan_h, np.abs(corners @ cam_up) / tan_v)
-    return max(float(np.max(corners @ direction + need)), 1e-3)
 
 
 def _progress(points: np.ndarray) -> np.ndarray:

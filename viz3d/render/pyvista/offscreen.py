@@ -5,6 +5,8 @@ VTK 9.4+ wheels try an X window first and fall back to EGL, then OSMesa; on a ma
 every first render, although nothing is wrong. Naming the headless window in
 ``VTK_DEFAULT_OPENGL_WINDOW`` before the first render window is made skips the X attempt, so
 headless commands print only what they mean to. A value the user set is kept.
+
+:func:`default_off_screen` decides whether a scene is drawn in a window at all.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import ctypes.util
 import os
 import sys
+
+from viz3d.render.jupyter import in_jupyter
 
 #: Headless VTK windows in order of preference, with the shared library each needs.
 _HEADLESS = (("vtkEGLRenderWindow", "EGL"), ("vtkOSOpenGLRenderWindow", "OSMesa"))
@@ -35,7 +39,7 @@ def choose_headless_window() -> str | None:
     Examples
     --------
     >>> import os
-    >>> from viz3d.render.offscreen import choose_headless_window
+    >>> from viz3d.render.pyvista.offscreen import choose_headless_window
     >>> chosen = choose_headless_window()
     >>> chosen == os.environ.get("VTK_DEFAULT_OPENGL_WINDOW")
     True
@@ -52,3 +56,28 @@ def choose_headless_window() -> str | None:
             os.environ[_VARIABLE] = _chosen[_VARIABLE] = window
             return window
     return None
+
+
+def default_off_screen() -> bool:
+    """Whether to render off screen: forced by ``PYVISTA_OFF_SCREEN``/``pyvista.OFF_SCREEN``,
+    otherwise when no display exists (Linux without ``DISPLAY``/``WAYLAND_DISPLAY``, outside
+    Jupyter).
+
+    Examples
+    --------
+    >>> import os
+    >>> from viz3d.render import default_off_screen
+    >>> os.environ.get("PYVISTA_OFF_SCREEN") != "true" or default_off_screen()
+    True
+    """
+    pv = sys.modules.get("pyvista")  # pyvista.OFF_SCREEN can only be set once it is imported
+    if (
+        getattr(pv, "OFF_SCREEN", False)
+        or os.environ.get("PYVISTA_OFF_SCREEN", "").lower() == "true"
+    ):
+        return True
+    if in_jupyter():
+        return False
+    if sys.platform.startswith("linux"):
+        return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return False

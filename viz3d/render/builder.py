@@ -38,8 +38,6 @@ BACKGROUND = "#12151c"
 FOREGROUND = "#e8eaf0"
 EDGE_COLOR = "#7d8595"
 SKIP_COLOR = "#ffb347"
-#: Module container colours by nesting depth (outermost first, then cycling).
-CONTAINER_COLORS = ["#4f8cff", "#38c9a0", "#e8a33d", "#b57cf0", "#ef6f8e"]
 #: Camera direction from the model's centre (front-left, above), before normalising.
 VIEW_DIRECTION = np.array([-0.25, -1.0, 0.45])
 
@@ -208,7 +206,8 @@ def _add_containers(scene: Scene, layout: Layout) -> None:
     boxes = layout.containers
     lo = np.array([c["lo"] for c in boxes], dtype=float)
     hi = np.array([c["hi"] for c in boxes], dtype=float)
-    rgb = _hex_rgb(CONTAINER_COLORS)[[c["depth"] % len(CONTAINER_COLORS) for c in boxes]]
+    palette = colormod.CONTAINER_COLORS
+    rgb = _hex_rgb(palette)[[c["depth"] % len(palette) for c in boxes]]
     ids = len(layout) + np.arange(len(boxes))
     scene.add_mesh(
         meshes.boxes((lo + hi) / 2, hi - lo, ids, {"rgb": rgb}),
@@ -226,7 +225,7 @@ def _add_containers(scene: Scene, layout: Layout) -> None:
         scene.add_mesh(
             meshes.boxes((lo + hi)[which] / 2 + shift, (hi - lo)[which], ids[which]),
             name="container-ghosts",
-            color=CONTAINER_COLORS[0],
+            color=colormod.CONTAINER_COLORS[0],
             opacity=0.05,
         )
         outline_lo.append(lo[which] + shift)

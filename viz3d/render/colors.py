@@ -41,6 +41,8 @@ NODE_CMAP = "viridis"
 NEURON_CMAP = "coolwarm"
 #: Colour of layers and neurons with no value (no activation traced).
 NAN_COLOR = "#8a8f98"
+#: Module container colours by nesting depth (outermost first, then cycling).
+CONTAINER_COLORS = ["#4f8cff", "#38c9a0", "#e8a33d", "#b57cf0", "#ef6f8e"]
 #: Percentiles the robust colour range runs between.
 PERCENTILES = (2.0, 98.0)
 #: Positive values spanning more than this ratio are coloured on a log scale.

@@ -318,9 +318,7 @@ def _containers(layout: Layout) -> list[dict[str, Any]]:
 
 def _container_colors() -> list[str]:
     """Container colours by nesting depth, as in the PNG."""
-    from viz3d.render.builder import CONTAINER_COLORS
-
-    return list(CONTAINER_COLORS)
+    return list(colormod.CONTAINER_COLORS)
 
 
 def _labels(layout: Layout) -> list[str]:

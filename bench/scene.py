@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import time
 
-import networkx as nx
 import numpy as np
 
 os.environ.setdefault("PYVISTA_OFF_SCREEN", "true")
@@ -37,29 +36,11 @@ def _verdict(value: float, target: float, *, at_most: bool) -> str:
     return f"{ratio:.2f}x of target {sign} {target:g} ({'met' if met else 'MISSED'})"
 
 
-def _ladder(n: int):
-    from viz3d.graph import GraphInfo, LayerGraph
-
-    g = nx.DiGraph()
-    for i in range(n):
-        g.add_node(
-            i,
-            kind="module",
-            name=f"l{i}",
-            type="Linear",
-            params=100 + i % 7,
-            order=i,
-            out_shapes=[[1, 64]],
-        )
-    g.add_edges_from((i, i + 1) for i in range(n - 1))
-    g.add_edges_from((i, i + 3) for i in range(0, n - 3, 3))
-    return LayerGraph(g, GraphInfo(model_name=f"ladder{n}"))
-
-
 def bench_layout(n: int = 50_000) -> None:
     from viz3d.layout import compute_layout
+    from viz3d.zoo.graphs import chain_graph
 
-    graph = _ladder(n)
+    graph = chain_graph(n, skip_every=3, name=f"ladder{n}")
     start = time.perf_counter()
     layout = compute_layout(graph)
     seconds = time.perf_counter() - start

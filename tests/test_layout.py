@@ -10,6 +10,7 @@ import pytest
 
 from viz3d.graph import GraphInfo, LayerGraph
 from viz3d.layout import Layout, compute_layout
+from viz3d.zoo.graphs import chain_graph
 
 
 def _graph(nodes: list[tuple[str, dict]], edges: list[tuple[str, str]]) -> LayerGraph:
@@ -42,24 +43,6 @@ def _residual() -> LayerGraph:
             ("add", "out"),
         ],
     )
-
-
-def _chain(n: int, ladder: bool = False) -> LayerGraph:
-    g = nx.DiGraph()
-    for i in range(n):
-        g.add_node(
-            i,
-            kind="module",
-            name=f"l{i}",
-            type="Linear",
-            params=100 + i % 7,
-            order=i,
-            out_shapes=[[1, 64]],
-        )
-    g.add_edges_from((i, i + 1) for i in range(n - 1))
-    if ladder:  # a residual every 3 nodes
-        g.add_edges_from((i, i + 3) for i in range(0, n - 3, 3))
-    return LayerGraph(g, GraphInfo(model_name="chain"))
 
 
 def test_layers_follow_topological_order_along_x():
@@ -155,7 +138,7 @@ def test_parallel_branches_sit_side_by_side():
 
 
 def test_layout_is_deterministic():
-    a, b = compute_layout(_chain(200, ladder=True)), compute_layout(_chain(200, ladder=True))
+    a, b = (compute_layout(chain_graph(200, skip_every=3)) for _ in range(2))
     np.testing.assert_array_equal(a.positions, b.positions)
     np.testing.assert_array_equal(np.concatenate(a.edge_points), np.concatenate(b.edge_points))
 
@@ -179,7 +162,7 @@ def test_folded_blocks_get_a_badge():
 
 def test_5k_node_ladder_lays_out_quickly():
     start = time.perf_counter()
-    layout = compute_layout(_chain(5000, ladder=True))
+    layout = compute_layout(chain_graph(5000, skip_every=3))
     assert time.perf_counter() - start < 10.0
     assert len(layout) == 5000 and layout.edge_skip.sum() > 1000
     assert len(layout.neuron_points) <= 150_000
@@ -204,7 +187,7 @@ def _segment_samples(path: np.ndarray, per_segment: int = 12) -> np.ndarray:
 
 
 def test_long_chain_wraps_into_a_serpentine_about_as_wide_as_the_frame():
-    layout = compute_layout(_chain(120, ladder=True))
+    layout = compute_layout(chain_graph(120, skip_every=3))
     lo, hi = layout.bounds
     width, height = hi[0] - lo[0], hi[2] - lo[2]
     assert width / height <= 2.2, (width, height)
@@ -222,7 +205,7 @@ def test_long_chain_wraps_into_a_serpentine_about_as_wide_as_the_frame():
 @pytest.mark.parametrize("make", ["ladder", "bus", "side"])
 def test_wrapped_edges_start_and_end_on_their_glyphs_and_cross_no_other(make):
     graph = {
-        "ladder": lambda: _chain(90, ladder=True),
+        "ladder": lambda: chain_graph(90, skip_every=3),
         "bus": _bus_graph,
         "side": lambda: _with_side_inputs(12),
     }[make]()
@@ -237,7 +220,7 @@ def test_wrapped_edges_start_and_end_on_their_glyphs_and_cross_no_other(make):
 
 
 def test_a_skip_arc_within_a_row_stays_an_arc():
-    layout = compute_layout(_chain(90, ladder=True))
+    layout = compute_layout(chain_graph(90, skip_every=3))
     z = np.round(layout.positions[:, 2], 3)
     same_row = [
         k for k, (i, j) in enumerate(layout.edge_index) if layout.edge_skip[k] and z[i] == z[j]

@@ -164,8 +164,7 @@ def choose_view(
     """
     expand = [expand] if isinstance(expand, str) else list(expand)
     graph.expand_depths(expand)  # an unknown name fails before any work
-    # a view already chosen (its folds opened, e.g. a saved view) is not folded a second time
-    base = graph.fold_repeats() if fold and not graph.info.folds else graph
+    base = graph.fold_repeats() if fold else graph
     if depth is None and len(base) >= MAX_AUTO_NODES:
         deepest = max((module_depth(q) for q in graph.modules), default=1)
         depth = next(

@@ -393,7 +393,8 @@ class LayerGraph:
         The folded node has ``repeat`` set to the number of segments, ``members`` listing the
         member calls, ``type`` naming what one segment runs (``"Linear+relu"``; the member's
         class when nothing runs between members), and the FLOPs and parameters of everything
-        it folded.
+        it folded. A graph whose folds are already open (:meth:`open_folds`, a saved view) is
+        returned as it is: its member-0 nodes stand for whole folds and must not fold again.
 
         Examples
         --------
@@ -410,6 +411,8 @@ class LayerGraph:
         >>> [(g.nodes[n]["name"], g.nodes[n]["type"], g.nodes[n]["repeat"]) for n in g.nodes]
         [('input', 'Input', 1), ('layers.0..2', 'Linear+relu', 3), ('output', 'Output', 1)]
         """
+        if self.info.folds:
+            return self
         plan = _fold_plan(self._g, self.info, min_repeat)
         if not plan:
             return self

@@ -317,28 +317,23 @@ class Recorder:
         """One input node per tensor argument (``input``, ``input[1]``, ``input.input_ids``)."""
         named = named_tensors(args, "input") + named_tensors(kwargs, "input")
         for name, tensor in named:
-            node = self._new_node(
-                kind="input",
-                name=name,
-                type="Input",
-                out_shapes=[list(tensor.shape)],
-                out_dtypes=[str(tensor.dtype)[6:]],
-                stats=self._stats([tensor], "Input"),
-            )
-            self._register([tensor], node)
+            self._register([tensor], self._data_node("input", name, tensor))
 
     def add_outputs(self, output: Any) -> None:
         """One output node per tensor in the model's result, whatever its structure."""
         for name, tensor in named_tensors(output, "output"):
-            node = self._new_node(
-                kind="output",
-                name=name,
-                type="Output",
-                out_shapes=[list(tensor.shape)],
-                out_dtypes=[str(tensor.dtype)[6:]],
-                stats=self._stats([tensor], "Output"),
-            )
-            self._link([(self._producer(tensor), tensor)], node)
+            self._link([(self._producer(tensor), tensor)], self._data_node("output", name, tensor))
+
+    def _data_node(self, kind: str, name: str, tensor: torch.Tensor) -> str:
+        """A node for one of the model's input or output tensors (data, not a layer)."""
+        return self._new_node(
+            kind=kind,
+            name=name,
+            type=kind.title(),
+            out_shapes=[list(tensor.shape)],
+            out_dtypes=[str(tensor.dtype)[6:]],
+            stats=self._stats([tensor], kind.title()),
+        )
 
     # ------------------------------------------------------------- module hooks
     def _pre_hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:

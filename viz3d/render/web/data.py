@@ -115,7 +115,7 @@ def scene_data(scene: Any) -> dict[str, Any]:
             "nan": colormod.NAN_COLOR,
             "edge": EDGE_COLOR,
             "skip": SKIP_COLOR,
-            "containers": _container_colors(),
+            "containers": list(colormod.CONTAINER_COLORS),
         },
         "meshes": [m for m in mesh_actors(scene, has_layout) if m["name"] not in BOX_ACTORS],
         "point_labels": point_labels(scene, has_layout),
@@ -314,11 +314,6 @@ def _containers(layout: Layout) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def _container_colors() -> list[str]:
-    """Container colours by nesting depth, as in the PNG."""
-    return list(colormod.CONTAINER_COLORS)
 
 
 def _labels(layout: Layout) -> list[str]:

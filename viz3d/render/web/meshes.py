@@ -54,16 +54,11 @@ def mesh_actors(scene: Any, has_layout: bool) -> list[dict[str, Any]]:
     for spec in scene.actors:
         if spec.only == "export" or (has_layout and spec.name in LAYOUT_ACTORS):
             continue
-        mesh = as_mesh_data(spec.mesh)
+        mesh = spec.mesh  # a MeshData: Scene.add_mesh converts every mesh
         if not mesh.n_points:
             continue
         out.append(_actor(spec.name, mesh, spec.kwargs))
     return out
-
-
-def as_mesh_data(mesh: Any) -> MeshData:
-    """``mesh`` as :class:`MeshData` (a PyVista mesh is copied; a ``MeshData`` passes as is)."""
-    return mesh if isinstance(mesh, MeshData) else MeshData.from_pyvista(mesh)
 
 
 def point_labels(scene: Any, has_layout: bool) -> list[dict[str, Any]]:
@@ -85,7 +80,7 @@ def mesh_legend(scene: Any) -> dict[str, Any] | None:
         if kw.get("show_scalar_bar") is False or not kw.get("cmap"):
             continue
         title = (kw.get("scalar_bar_args") or {}).get("title") or kw["scalars"]
-        values = _named_array(as_mesh_data(spec.mesh), kw["scalars"])
+        values = _named_array(spec.mesh, kw["scalars"])
         lo, hi = _clim(values if values is not None else np.empty(0), kw)
         return {
             "title": str(title).strip(),
